@@ -1,0 +1,3 @@
+"""The app's version, read by `hatch version`."""
+
+__version__ = "0.23.0"

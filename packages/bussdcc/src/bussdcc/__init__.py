@@ -1,0 +1,1 @@
+"""bussdcc kernel."""

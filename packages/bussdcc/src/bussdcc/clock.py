@@ -1,0 +1,234 @@
+"""Clocks: the `ClockProtocol`, the real `SystemClock`, and the steppable `ManualClock` and `ReplayClock`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+__all__ = ["ClockProtocol", "ManualClock", "ReplayClock", "SystemClock"]
+
+# How often a sleeper on a stepped clock re-checks its cancel event. threading.Event offers
+# no way to wait on two events at once, and a cancel must not wait for the clock to move.
+_CANCEL_POLL = 0.01
+
+
+def _check_seconds(seconds: float, what: str) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"{what} must be a number of seconds, got {type(seconds).__name__}")
+    if seconds != seconds:  # NaN
+        raise ValueError(f"{what} must be a number of seconds, got NaN")
+    return float(seconds)
+
+
+@runtime_checkable
+class ClockProtocol(Protocol):
+    """What every clock offers. The runtime, the bus and the supervisor only use this."""
+
+    def now_utc(self) -> datetime:
+        """The current wall time, timezone-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes backwards."""
+        ...
+
+    def uptime(self) -> float:
+        """Seconds since the clock was created."""
+        ...
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
+        """Wait ``seconds``; return True if ``cancel`` was set first, else False."""
+        ...
+
+
+class SystemClock:
+    """The real clock: `datetime.now(UTC)`, `time.monotonic()` and real sleeping."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+
+    def now_utc(self) -> datetime:
+        return datetime.now(UTC)
+
+    def timestamp(self) -> float:
+        """POSIX seconds: the bus stamps events with this and converts only on demand."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def uptime(self) -> float:
+        return time.monotonic() - self._started
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
+        seconds = max(0.0, _check_seconds(seconds, "sleep"))
+        if cancel is None:
+            time.sleep(seconds)
+            return False
+        return cancel.wait(seconds)
+
+
+class ManualClock:
+    """A clock that moves only when told to: the way to test time-driven code without sleeping.
+
+    Threads calling `sleep` block until `advance` or `jump` moves the clock past their deadline
+    (or their ``cancel`` event is set). `advance` steps through due deadlines in order, waking
+    one sleeper at a time and letting it run until it sleeps again or exits, so a service with
+    a 1 s interval ticks ten times during ``advance(10)``. `jump` moves straight to the target
+    and wakes every due sleeper at once, as a stalled machine would.
+    """
+
+    def __init__(self, start: datetime | None = None, *, step_timeout: float = 5.0) -> None:
+        if start is None:
+            start = datetime(2000, 1, 1, tzinfo=UTC)
+        if start.tzinfo is None:
+            raise ValueError("ManualClock start must be timezone-aware")
+        self._start = start.astimezone(UTC)
+        self._now = 0.0
+        self._cond = threading.Condition()
+        # sleeping thread -> its deadline; one entry per blocked thread
+        self._sleepers: dict[threading.Thread, float] = {}
+        self._step_timeout = step_timeout
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def now_utc(self) -> datetime:
+        return self._start + timedelta(seconds=self._now)
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def uptime(self) -> float:
+        return self._now
+
+    @property
+    def sleepers(self) -> int:
+        """How many threads are blocked in `sleep` right now."""
+        with self._cond:
+            return len(self._sleepers)
+
+    def next_deadline(self) -> float | None:
+        """The earliest monotonic deadline among sleepers, or None."""
+        with self._cond:
+            return min(self._sleepers.values(), default=None)
+
+    # -- sleeping --------------------------------------------------------------------------
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
+        seconds = max(0.0, _check_seconds(seconds, "sleep"))
+        me = threading.current_thread()
+        with self._cond:
+            deadline = self._now + seconds
+            if deadline <= self._now:
+                return bool(cancel is not None and cancel.is_set())
+            self._sleepers[me] = deadline
+            self._cond.notify_all()
+            try:
+                while self._now < deadline:
+                    if cancel is not None and cancel.is_set():
+                        return True
+                    self._cond.wait(_CANCEL_POLL if cancel is not None else None)
+                return False
+            finally:
+                self._sleepers.pop(me, None)
+                self._cond.notify_all()
+
+    def wait_for_sleepers(self, count: int = 1, timeout: float = 5.0) -> bool:
+        """Block until at least ``count`` threads sleep on this clock; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._sleepers) >= count, timeout)
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Move forward by ``seconds``, waking due sleepers one at a time in deadline order.
+
+        Raises:
+            ValueError: if ``seconds`` is negative.
+        """
+        seconds = _check_seconds(seconds, "advance")
+        if seconds < 0:
+            raise ValueError(f"cannot advance a clock backwards ({seconds} s)")
+        with self._cond:
+            self._step_to(self._now + seconds)
+
+    def jump(self, seconds: float) -> None:
+        """Move forward by ``seconds`` at once, waking every due sleeper together.
+
+        Raises:
+            ValueError: if ``seconds`` is negative.
+        """
+        seconds = _check_seconds(seconds, "jump")
+        if seconds < 0:
+            raise ValueError(f"cannot jump a clock backwards ({seconds} s)")
+        with self._cond:
+            self._now += seconds
+            self._cond.notify_all()
+
+    def _step_to(self, target: float) -> None:
+        # Caller holds self._cond.
+        while True:
+            due = [(d, t) for t, d in self._sleepers.items() if d <= target]
+            if not due:
+                break
+            deadline, thread = min(due, key=lambda item: item[0])
+            self._now = max(self._now, deadline)
+            self._cond.notify_all()
+            # Let the woken thread run until it sleeps again on this clock or finishes; one that
+            # blocks on something else is given up on after step_timeout real seconds.
+            self._cond.wait_for(
+                lambda: (
+                    thread not in self._sleepers or self._sleepers[thread] != deadline
+                ),
+                self._step_timeout,
+            )
+            self._cond.wait_for(
+                lambda: thread in self._sleepers or not thread.is_alive(),
+                self._step_timeout,
+            )
+        self._now = max(self._now, target)
+        self._cond.notify_all()
+
+
+class ReplayClock(ManualClock):
+    """A clock whose time follows replayed events.
+
+    `advance_to(time)` moves the clock to an event's time; with ``speed`` > 0 it first waits
+    in real time for the gap divided by ``speed`` (2.0 replays twice as fast); ``speed`` 0
+    replays as fast as possible.
+    """
+
+    def __init__(self, start: datetime | None = None, *, speed: float = 1.0) -> None:
+        super().__init__(start)
+        speed = _check_seconds(speed, "speed")
+        if speed < 0:
+            raise ValueError(f"replay speed must be >= 0, got {speed}")
+        self.speed = speed
+        self._started_at = start is not None
+
+    def start_at(self, time_utc: datetime) -> None:
+        """Set the clock's origin to ``time_utc`` (only before it has moved)."""
+        if time_utc.tzinfo is None:
+            raise ValueError("replay times must be timezone-aware")
+        with self._cond:
+            self._start = time_utc.astimezone(UTC) - timedelta(seconds=self._now)
+            self._started_at = True
+
+    def advance_to(self, time_utc: datetime, cancel: threading.Event | None = None) -> bool:
+        """Move to ``time_utc`` (never backwards), pacing by ``speed``; True if cancelled."""
+        if not self._started_at:
+            self.start_at(time_utc)
+        gap = (time_utc - self.now_utc()).total_seconds()
+        if gap <= 0:
+            return bool(cancel is not None and cancel.is_set())
+        if self.speed > 0:
+            wait = gap / self.speed
+            if cancel is not None:
+                if cancel.wait(wait):
+                    return True
+            else:
+                time.sleep(wait)
+        self.advance(gap)
+        return False

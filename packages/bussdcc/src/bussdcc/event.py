@@ -1,0 +1,83 @@
+"""`Event[T]`: a message stamped with its UTC time and its sequence number within a runtime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from .message import Message
+
+__all__ = ["Event"]
+
+T_co = TypeVar("T_co", bound=Message, covariant=True)
+
+_tuple_new = tuple.__new__
+_tuple_item = tuple.__getitem__
+
+
+class Event(tuple[Any, ...], Generic[T_co]):
+    """One delivery of a message: immutable ``time``, ``payload`` and ``seq``.
+
+    ``time`` is timezone-aware UTC; ``seq`` increases by one per event within a runtime, in
+    delivery order, so a consumer can detect gaps. ``Event(time=..., payload=...)`` builds one
+    outside a runtime (``seq`` then defaults to 0).
+
+    Events are created for every emit, so this is a tuple underneath (the cheapest immutable
+    record Python has), and the bus may stamp it with POSIX seconds that `time` turns into a
+    datetime only when someone reads it.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:
+        if not isinstance(time, datetime) or time.tzinfo is None:
+            raise TypeError(f"Event time must be a timezone-aware datetime, got {time!r}")
+        if not isinstance(payload, Message):
+            raise TypeError(f"Event payload must be a Message, got {type(payload).__name__}")
+        return _tuple_new(cls, (time, payload, seq))
+
+    @classmethod
+    def _stamped(cls, stamp: float | datetime, payload: T_co, seq: int) -> Event[T_co]:
+        # The bus's fast path: no validation, the stamp may be POSIX seconds.
+        return _tuple_new(cls, (stamp, payload, seq))
+
+    @property
+    def time(self) -> datetime:
+        stamp = _tuple_item(self, 0)
+        if type(stamp) is float:
+            return datetime.fromtimestamp(stamp, UTC)
+        result: datetime = stamp
+        return result
+
+    @property
+    def payload(self) -> T_co:
+        payload: T_co = _tuple_item(self, 1)
+        return payload
+
+    @property
+    def seq(self) -> int:
+        seq: int = _tuple_item(self, 2)
+        return seq
+
+    @property
+    def name(self) -> str:
+        """The payload's wire name."""
+        return self.payload.name
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.time, self.payload, self.seq) == (other.time, other.payload, other.seq)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((self.time, self.payload, self.seq))
+
+    def __repr__(self) -> str:
+        return f"Event(time={self.time!r}, payload={self.payload!r}, seq={self.seq!r})"
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return (self.time, self.payload, self.seq)

@@ -1,0 +1,326 @@
+"""Typed messages: the `Message` base, `Severity`, the name registry, and the kernel's own messages.
+
+Every message is a frozen, slotted dataclass with a class-level wire ``name`` (a stable dotted
+string such as ``process.error``) and a ``severity``. Defining a subclass that declares ``name``
+registers it, so a recorded name can be resolved back to its class without importing anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "DeviceAttached",
+    "DeviceDetached",
+    "DeviceFailed",
+    "DeviceOffline",
+    "DeviceOnline",
+    "EventSubscriberError",
+    "InterfaceError",
+    "InterfaceStarted",
+    "InterfaceStopped",
+    "Message",
+    "ProcessError",
+    "ProcessStarted",
+    "ProcessStopped",
+    "RuntimeBooted",
+    "RuntimeBooting",
+    "RuntimeShutdown",
+    "RuntimeShuttingDown",
+    "ServiceError",
+    "ServiceFailure",
+    "ServiceRestart",
+    "ServiceStarted",
+    "ServiceStopped",
+    "Severity",
+    "SystemReload",
+    "SystemSignal",
+    "lookup",
+    "registered",
+]
+
+
+class Severity(enum.IntEnum):
+    """How serious a message is. Ordered, so ``severity >= Severity.ERROR`` works."""
+
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+    CRITICAL = 50
+
+    @property
+    def label(self) -> str:
+        """The lower-case wire form, e.g. ``"info"``."""
+        return self.name.lower()
+
+
+_registry: dict[str, type[Message]] = {}
+_registry_lock = threading.Lock()
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _register(cls: type[Message]) -> None:
+    name = cls.__dict__.get("name")
+    if name is None:
+        return  # an abstract intermediate base: nothing to resolve by name
+    if not isinstance(name, str) or not name or any(not part for part in name.split(".")):
+        raise TypeError(f"{_qualified(cls)}.name must be a non-empty dotted string, got {name!r}")
+    severity = cls.__dict__.get("severity", cls.severity)
+    if not isinstance(severity, Severity):
+        raise TypeError(f"{_qualified(cls)}.severity must be a Severity, got {severity!r}")
+    with _registry_lock:
+        taken = _registry.get(name)
+        # dataclass(slots=True) builds a second class object with the same qualified name;
+        # that (and re-running a module) replaces the entry instead of conflicting.
+        if taken is not None and _qualified(taken) != _qualified(cls):
+            raise TypeError(
+                f"message name {name!r} is already registered to {_qualified(taken)}; "
+                f"{_qualified(cls)} must choose another name"
+            )
+        _registry[name] = cls
+
+
+def lookup(name: str) -> type[Message] | None:
+    """Return the message class registered under wire ``name``, or None."""
+    return _registry.get(name)
+
+
+def registered() -> Mapping[str, type[Message]]:
+    """A snapshot of the registry: wire name -> message class."""
+    with _registry_lock:
+        return dict(_registry)
+
+
+@dataclass(slots=True, frozen=True)
+class Message:
+    """Base of every message. Subclass as a frozen, slotted dataclass and set ``name``.
+
+    ``name`` is the stable wire name; ``severity`` defaults to INFO. A subclass that sets
+    ``name`` is registered at class creation; reusing a name taken by a different class
+    raises ``TypeError``.
+    """
+
+    name: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.INFO
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Explicit form: zero-argument super() breaks in slotted dataclasses (bpo-46404).
+        super(Message, cls).__init_subclass__(**kwargs)
+        _register(cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message's fields as plain data (nested dataclasses become dicts)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Message):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+# --- runtime lifecycle -------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class RuntimeBooting(Message):
+    name = "runtime.booting"
+    version: str
+
+
+@dataclass(slots=True, frozen=True)
+class RuntimeBooted(Message):
+    name = "runtime.booted"
+    version: str
+
+
+@dataclass(slots=True, frozen=True)
+class RuntimeShuttingDown(Message):
+    name = "runtime.shutting_down"
+    reason: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class RuntimeShutdown(Message):
+    name = "runtime.shutdown"
+    reason: str | None = None
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceAttached(Message):
+    name = "device.attached"
+    device: str
+    kind: str
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceOnline(Message):
+    name = "device.online"
+    device: str
+    kind: str
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceOffline(Message):
+    name = "device.offline"
+    severity = Severity.WARNING
+    device: str
+    kind: str
+    error: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceDetached(Message):
+    name = "device.detached"
+    device: str
+    kind: str
+
+
+@dataclass(slots=True, frozen=True)
+class DeviceFailed(Message):
+    name = "device.failed"
+    severity = Severity.ERROR
+    device: str
+    kind: str
+    error: str
+    traceback: str = ""
+
+
+# --- processes and interfaces ------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class ProcessStarted(Message):
+    name = "process.started"
+    process: str
+
+
+@dataclass(slots=True, frozen=True)
+class ProcessStopped(Message):
+    name = "process.stopped"
+    process: str
+
+
+@dataclass(slots=True, frozen=True)
+class ProcessError(Message):
+    """A process raised; ``event`` names the message it was handling ("" outside dispatch)."""
+
+    name = "process.error"
+    severity = Severity.ERROR
+    process: str
+    error: str
+    traceback: str = ""
+    event: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class InterfaceStarted(Message):
+    name = "interface.started"
+    interface: str
+
+
+@dataclass(slots=True, frozen=True)
+class InterfaceStopped(Message):
+    name = "interface.stopped"
+    interface: str
+
+
+@dataclass(slots=True, frozen=True)
+class InterfaceError(Message):
+    name = "interface.error"
+    severity = Severity.ERROR
+    interface: str
+    error: str
+    traceback: str = ""
+    event: str = ""
+
+
+# --- services ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class ServiceStarted(Message):
+    name = "service.started"
+    service: str
+
+
+@dataclass(slots=True, frozen=True)
+class ServiceStopped(Message):
+    name = "service.stopped"
+    service: str
+    reason: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ServiceError(Message):
+    name = "service.error"
+    severity = Severity.ERROR
+    service: str
+    error: str
+    traceback: str = ""
+    event: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class ServiceRestart(Message):
+    name = "service.restart"
+    severity = Severity.WARNING
+    service: str
+    attempt: int
+    delay: float
+
+
+@dataclass(slots=True, frozen=True)
+class ServiceFailure(Message):
+    name = "service.failure"
+    severity = Severity.CRITICAL
+    service: str
+    reason: str
+
+
+# --- the bus and the host ----------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class EventSubscriberError(Message):
+    """A bus subscriber raised while handling the event named ``event``."""
+
+    name = "event.subscriber_error"
+    severity = Severity.ERROR
+    handler: str
+    event: str
+    error: str
+    traceback: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class SystemSignal(Message):
+    """A POSIX signal (or an application-defined action) turned into a message."""
+
+    name = "system.signal"
+    signal: int
+    action: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class SystemReload(Message):
+    name = "system.reload"
+    signal: int = 1

@@ -1,0 +1,131 @@
+"""`StateStore`: thread-safe, hierarchical coordination state addressed by dot paths."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["StateStore"]
+
+_MISSING: Any = object()
+
+
+def _split(path: str) -> list[str]:
+    if not isinstance(path, str):
+        raise TypeError(f"state path must be a str, got {type(path).__name__}")
+    if not path:
+        raise ValueError("state path must not be empty")
+    parts = path.split(".")
+    if any(not part for part in parts):
+        raise ValueError(f"state path {path!r} has an empty segment")
+    return parts
+
+
+def _copy(value: Any) -> Any:
+    # Plain containers are copied so no caller can mutate the store behind its lock;
+    # anything else (numbers, strings, frozen messages) is shared as is.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+class StateStore:
+    """Nested dicts behind one lock, addressed as ``"system.cpu.usage"``.
+
+    A dict value becomes a subtree: after ``set("a", {"b": 1})``, ``get("a.b")`` is 1.
+    Values are copied in and out, so readers get a consistent snapshot. There is no schema
+    and no persistence.
+
+    Raises ``ValueError`` for an empty path or segment and ``TypeError`` for a non-str path
+    or for writing below a leaf (``set("a.b", 1)`` when ``a`` holds 5).
+    """
+
+    def __init__(self) -> None:
+        self._root: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def _parent(self, parts: list[str], path: str, create: bool) -> dict[str, Any] | None:
+        node = self._root
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part, _MISSING)
+            if child is _MISSING:
+                if not create:
+                    return None
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                if not create:
+                    return None
+                leaf = ".".join(parts[: i + 1])
+                raise TypeError(f"cannot write {path!r}: {leaf!r} holds a value, not a subtree")
+            node = child
+        return node
+
+    def set(self, path: str, value: Any) -> None:
+        """Store ``value`` at ``path``, creating intermediate levels."""
+        parts = _split(path)
+        with self._lock:
+            parent = self._parent(parts, path, create=True)
+            assert parent is not None
+            parent[parts[-1]] = _copy(value)
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """The value at ``path`` (a copy of a subtree), or ``default`` when absent."""
+        parts = _split(path)
+        with self._lock:
+            parent = self._parent(parts, path, create=False)
+            if parent is None:
+                return default
+            value = parent.get(parts[-1], _MISSING)
+            return default if value is _MISSING else _copy(value)
+
+    def update(self, path: str, fn: Callable[[Any], Any], default: Any = None) -> Any:
+        """Atomically replace the value at ``path`` with ``fn(current)``; return the new value.
+
+        ``fn`` receives ``default`` when the path is absent and runs under the store's lock,
+        so concurrent updates never lose a write.
+        """
+        parts = _split(path)
+        with self._lock:
+            parent = self._parent(parts, path, create=True)
+            assert parent is not None
+            current = parent.get(parts[-1], _MISSING)
+            new = fn(default if current is _MISSING else _copy(current))
+            parent[parts[-1]] = _copy(new)
+            return _copy(new)
+
+    def delete(self, path: str) -> bool:
+        """Remove ``path`` (and its subtree); return whether anything was there."""
+        parts = _split(path)
+        with self._lock:
+            parent = self._parent(parts, path, create=False)
+            if parent is None or parts[-1] not in parent:
+                return False
+            del parent[parts[-1]]
+            return True
+
+    def snapshot(self, prefix: str = "") -> dict[str, Any]:
+        """A deep copy of the subtree at ``prefix`` (the whole store when empty) as plain dicts.
+
+        A prefix naming a leaf gives ``{last_segment: value}``; an absent prefix gives ``{}``.
+        """
+        with self._lock:
+            if not prefix:
+                copied: dict[str, Any] = _copy(self._root)
+                return copied
+            parts = _split(prefix)
+            parent = self._parent(parts, prefix, create=False)
+            if parent is None or parts[-1] not in parent:
+                return {}
+            value = parent[parts[-1]]
+            if isinstance(value, dict):
+                sub: dict[str, Any] = _copy(value)
+                return sub
+            return {parts[-1]: _copy(value)}
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str):
+            return False
+        return self.get(path, _MISSING) is not _MISSING
