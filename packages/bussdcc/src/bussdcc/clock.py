@@ -1,4 +1,4 @@
-"""Clocks: the `ClockProtocol`, the real `SystemClock`, and the steppable `ManualClock` and `ReplayClock`."""
+"""Clocks: `ClockProtocol`, the real `SystemClock`; steppable `ManualClock`, `ReplayClock`."""
 
 from __future__ import annotations
 
@@ -167,6 +167,18 @@ class ManualClock:
             self._now += seconds
             self._cond.notify_all()
 
+    def _await_step(self, thread: threading.Thread, deadline: float) -> None:
+        # Let the woken thread run until it sleeps again on this clock or finishes; one that
+        # blocks on something else is given up on after step_timeout real seconds.
+        def woke() -> bool:
+            return self._sleepers.get(thread) != deadline
+
+        def settled() -> bool:
+            return thread in self._sleepers or not thread.is_alive()
+
+        self._cond.wait_for(woke, self._step_timeout)
+        self._cond.wait_for(settled, self._step_timeout)
+
     def _step_to(self, target: float) -> None:
         # Caller holds self._cond.
         while True:
@@ -176,18 +188,7 @@ class ManualClock:
             deadline, thread = min(due, key=lambda item: item[0])
             self._now = max(self._now, deadline)
             self._cond.notify_all()
-            # Let the woken thread run until it sleeps again on this clock or finishes; one that
-            # blocks on something else is given up on after step_timeout real seconds.
-            self._cond.wait_for(
-                lambda: (
-                    thread not in self._sleepers or self._sleepers[thread] != deadline
-                ),
-                self._step_timeout,
-            )
-            self._cond.wait_for(
-                lambda: thread in self._sleepers or not thread.is_alive(),
-                self._step_timeout,
-            )
+            self._await_step(thread, deadline)
         self._now = max(self._now, target)
         self._cond.notify_all()
 

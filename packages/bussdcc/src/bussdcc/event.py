@@ -29,7 +29,7 @@ class Event(tuple[Any, ...], Generic[T_co]):
 
     __slots__ = ()
 
-    def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:
+    def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:  # type: ignore[misc]
         if not isinstance(time, datetime) or time.tzinfo is None:
             raise TypeError(f"Event time must be a timezone-aware datetime, got {time!r}")
         if not isinstance(payload, Message):

@@ -1,0 +1,278 @@
+"""Registries that attach, start, stop and detach devices, processes and interfaces in order."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from .bus import Subscription, describe_failure
+from .component import Device, Process, overrides
+from .message import (
+    DeviceAttached,
+    DeviceDetached,
+    DeviceFailed,
+    InterfaceError,
+    InterfaceStarted,
+    InterfaceStopped,
+    Message,
+    ProcessError,
+    ProcessStarted,
+    ProcessStopped,
+)
+
+if TYPE_CHECKING:
+    from .context import Context
+
+__all__ = ["BootFailure", "DeviceManager", "InterfaceManager", "ProcessManager"]
+
+C = TypeVar("C", Device, Process)
+
+
+class BootFailure(Exception):
+    """A required component failed to come up; carries its name and the error text."""
+
+    def __init__(self, component: str, error: str) -> None:
+        super().__init__(f"required component {component} failed to start: {error}")
+        self.component = component
+        self.error = error
+
+
+class _Registry(Generic[C]):
+    """Ordered components of one kind. Boot brings them up in order; teardown in reverse."""
+
+    kind = "component"
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._lock = threading.RLock()
+        self._items: dict[str, C] = {}
+        self._up: list[str] = []  # names that came up, in order
+        self._active = False
+
+    def _key(self, item: C) -> str:
+        raise NotImplementedError
+
+    def _bring_up(self, item: C) -> str | None:
+        """Bring one component up; return an error text on failure (already reported)."""
+        raise NotImplementedError
+
+    def _bring_down(self, item: C) -> None:
+        raise NotImplementedError
+
+    def _check(self, item: object) -> C:
+        raise NotImplementedError
+
+    def add(self, item: object) -> C:
+        component = self._check(item)
+        key = self._key(component)
+        with self._lock:
+            if key in self._items:
+                raise ValueError(f"a {self.kind} named {key!r} is already registered")
+            self._items[key] = component
+            if self._active and self._bring_up(component) is None:
+                self._up.append(key)
+        return component
+
+    def remove(self, key: str) -> C:
+        with self._lock:
+            try:
+                component = self._items.pop(key)
+            except KeyError:
+                raise KeyError(f"no {self.kind} named {key!r}") from None
+            if key in self._up:
+                self._up.remove(key)
+                self._bring_down(component)
+        return component
+
+    def get(self, key: str) -> C:
+        try:
+            return self._items[key]
+        except KeyError:
+            raise KeyError(f"no {self.kind} named {key!r}") from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[C]:
+        return iter(list(self._items.values()))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def boot(self) -> None:
+        """Bring every component up in registration order.
+
+        Raises:
+            BootFailure: when a ``required`` component fails (the others stay up, for the
+                runtime to roll back).
+        """
+        with self._lock:
+            self._active = True
+            for key, component in list(self._items.items()):
+                error = self._bring_up(component)
+                if error is None:
+                    self._up.append(key)
+                elif component.required:
+                    raise BootFailure(f"{self.kind} {key!r}", error)
+
+    def teardown(self) -> None:
+        """Bring every component that came up down, in reverse order."""
+        with self._lock:
+            self._active = False
+            up, self._up = self._up, []
+            for key in reversed(up):
+                component = self._items.get(key)
+                if component is not None:
+                    self._bring_down(component)
+
+
+class DeviceManager(_Registry[Device]):
+    """``rt.devices``: `attach(device)` / `detach(id)`; devices come up first and go down last."""
+
+    kind = "device"
+
+    def _key(self, item: Device) -> str:
+        return item.id
+
+    def _check(self, item: object) -> Device:
+        if not isinstance(item, Device):
+            raise TypeError(f"expected a Device, got {type(item).__name__}")
+        return item
+
+    def attach(self, device: Device) -> Device:
+        """Register a device (connecting it now if the runtime is running).
+
+        Raises:
+            TypeError: if ``device`` is not a `Device`.
+            ValueError: if its id is taken.
+        """
+        return self.add(device)
+
+    def detach(self, device_id: str) -> Device:
+        """Disconnect and forget a device."""
+        return self.remove(device_id)
+
+    def _bring_up(self, item: Device) -> str | None:
+        ctx = self._ctx
+        try:
+            item.attach(ctx)
+        except Exception as exc:
+            error, tb = describe_failure(exc)
+            item.online = False
+            ctx.emit(DeviceFailed(device=item.id, kind=item.kind, error=error, traceback=tb))
+            return error
+        ctx.emit(DeviceAttached(device=item.id, kind=item.kind))
+        item.set_online()
+        return None
+
+    def _bring_down(self, item: Device) -> None:
+        ctx = self._ctx
+        try:
+            item.detach()
+        except Exception as exc:
+            error, tb = describe_failure(exc)
+            ctx.emit(DeviceFailed(device=item.id, kind=item.kind, error=error, traceback=tb))
+        item.online = False
+        ctx.emit(DeviceDetached(device=item.id, kind=item.kind))
+
+
+class ProcessManager(_Registry[Process]):
+    """``rt.processes``: `register(process)` / `unregister(name)`.
+
+    A process is attached, started, then subscribed to its ``subscriptions``; an exception
+    from any hook becomes ``process.error`` (``interface.error`` for interfaces).
+    """
+
+    kind = "process"
+
+    @staticmethod
+    def started(name: str) -> Message:
+        return ProcessStarted(process=name)
+
+    @staticmethod
+    def stopped(name: str) -> Message:
+        return ProcessStopped(process=name)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._subscriptions: dict[str, Subscription] = {}
+
+    @staticmethod
+    def failed(name: str, exc: Exception, event: str) -> Message:
+        error, tb = describe_failure(exc)
+        return ProcessError(process=name, error=error, traceback=tb, event=event)
+
+    def _key(self, item: Process) -> str:
+        return item.component_name
+
+    def _check(self, item: object) -> Process:
+        if not isinstance(item, Process):
+            raise TypeError(f"expected a {self.kind.capitalize()}, got {type(item).__name__}")
+        subs = item.subscriptions
+        if not isinstance(subs, tuple) or not subs:
+            raise TypeError(f"{item!r}.subscriptions must be a non-empty tuple of Message types")
+        return item
+
+    def register(self, process: Process) -> Process:
+        """Register a process (starting it now if the runtime is running).
+
+        Raises:
+            TypeError: if ``process`` is not a `Process`.
+            ValueError: if its name is taken.
+        """
+        return self.add(process)
+
+    def unregister(self, name: str) -> Process:
+        """Stop, detach and forget a process."""
+        return self.remove(name)
+
+    def _bring_up(self, item: Process) -> str | None:
+        ctx, name = self._ctx, item.component_name
+        for step in (lambda: item.attach(ctx), lambda: item.start(ctx)):
+            try:
+                step()
+            except Exception as exc:
+                report = self.failed(name, exc, "")
+                ctx.emit(report)
+                return str(getattr(report, "error", exc))
+        if overrides(item, "handle_event", Process):
+            self._subscriptions[name] = ctx.events.subscribe(
+                item.subscriptions,
+                lambda evt: item.handle_event(ctx, evt),
+                on_error=lambda evt, exc: self.failed(name, exc, evt.payload.name),
+                label=f"{self.kind}:{name}",
+            )
+        ctx.emit(self.started(name))
+        return None
+
+    def _bring_down(self, item: Process) -> None:
+        ctx, name = self._ctx, item.component_name
+        sub = self._subscriptions.pop(name, None)
+        if sub is not None:
+            sub.cancel()
+        for step in (lambda: item.stop(ctx), item.detach):
+            try:
+                step()
+            except Exception as exc:
+                ctx.emit(self.failed(name, exc, ""))
+        ctx.emit(self.stopped(name))
+
+
+class InterfaceManager(ProcessManager):
+    """``rt.interfaces``: like processes, started after them, reported as ``interface.*``."""
+
+    kind = "interface"
+
+    @staticmethod
+    def started(name: str) -> Message:
+        return InterfaceStarted(interface=name)
+
+    @staticmethod
+    def stopped(name: str) -> Message:
+        return InterfaceStopped(interface=name)
+
+    @staticmethod
+    def failed(name: str, exc: Exception, event: str) -> Message:
+        error, tb = describe_failure(exc)
+        return InterfaceError(interface=name, error=error, traceback=tb, event=event)

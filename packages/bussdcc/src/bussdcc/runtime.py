@@ -1,0 +1,303 @@
+"""The `Runtime`: owns the context, boots and shuts down components in a deterministic order.
+
+Also the variants that own a thread (`ThreadedRuntime`) or the process's POSIX signals
+(`SignalRuntime`).
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Literal
+
+from .bus import EventBus
+from .clock import ClockProtocol, SystemClock
+from .component import Device, Process, Service
+from .components import BootFailure, DeviceManager, InterfaceManager, ProcessManager
+from .context import Context
+from .event import Event
+from .message import (
+    Message,
+    RuntimeBooted,
+    RuntimeBooting,
+    RuntimeShutdown,
+    RuntimeShuttingDown,
+    SystemReload,
+    SystemSignal,
+)
+from .state import StateStore
+from .supervisor import ServiceSupervisor, current_service
+from .version import __version__
+
+__all__ = ["BootError", "Phase", "Runtime", "SignalRuntime", "ThreadedRuntime"]
+
+Phase = Literal["created", "booting", "running", "stopping", "stopped"]
+
+# How often a waiting run() wakes: lets the main thread notice signals promptly.
+_WAIT_SLICE = 0.5
+
+
+class BootError(RuntimeError):
+    """Boot was aborted because a ``required`` component failed; everything was rolled back."""
+
+    def __init__(self, component: str, error: str) -> None:
+        super().__init__(f"boot aborted: required {component} failed: {error}")
+        self.component = component
+        self.error = error
+
+
+class Runtime:
+    """The coordination authority: owns the `Context` and every component's lifecycle.
+
+    `boot()`: ``runtime.booting``; devices attach in registration order; processes attach and
+    start; interfaces attach and start; ``runtime.booted``; services start under supervision.
+    `shutdown(reason)` runs the exact reverse and ends with ``runtime.shutdown``. Both are
+    idempotent. A component that fails during boot is reported and boot continues, unless it
+    is ``required``: then what already started is shut down in reverse and `boot` raises
+    `BootError` naming it.
+
+    `shutdown` may be called from any thread, a handler, a service's own tick or a signal
+    handler, and always completes: from inside a handler or a service thread it is handed to
+    a separate thread (nothing waits on itself) and returns at once.
+    """
+
+    def __init__(self, *, clock: ClockProtocol | None = None) -> None:
+        self.clock: ClockProtocol = clock or SystemClock()
+        self.state = StateStore()
+        self.events = EventBus(self.clock)
+        self.ctx = Context(self.clock, self.events, self.state, self)
+        self.devices = DeviceManager(self.ctx)
+        self.processes = ProcessManager(self.ctx)
+        self.interfaces = InterfaceManager(self.ctx)
+        self.services = ServiceSupervisor(self.ctx, on_critical=self.shutdown)
+        self.shutdown_reason: str | None = None
+        self._phase: Phase = "created"
+        self._lifecycle = threading.RLock()
+        self._stopped = threading.Event()
+
+    # -- registration (seed-style forms of the manager calls) -------------------------------
+
+    def attach_device(self, device: Device) -> Device:
+        return self.devices.attach(device)
+
+    def register_process(self, process: Process) -> Process:
+        return self.processes.register(process)
+
+    def register_interface(self, interface: Process) -> Process:
+        return self.interfaces.register(interface)
+
+    def register_service(self, service: Service) -> Service:
+        return self.services.register(service)
+
+    def emit(self, message: Message) -> Event[Message]:
+        """Emit through the bus (same as ``rt.ctx.emit``)."""
+        return self.ctx.emit(message)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def is_running(self) -> bool:
+        return self._phase == "running"
+
+    def boot(self) -> None:
+        """Bring everything up in order (no-op when already booted).
+
+        Raises:
+            BootError: a required component failed; the runtime is shut down again.
+            RuntimeError: the runtime was already shut down (create a new one).
+        """
+        with self._lifecycle:
+            if self._phase in ("stopping", "stopped"):
+                raise RuntimeError("this runtime has been shut down; create a new one")
+            if self._phase != "created":
+                return
+            self._phase = "booting"
+            try:
+                self._before_boot()
+                self.ctx.emit(RuntimeBooting(version=__version__))
+                self.devices.boot()
+                self.processes.boot()
+                self.interfaces.boot()
+                self.ctx.emit(RuntimeBooted(version=__version__))
+                failures = self.services.boot()
+                if failures:
+                    service, error = failures[0]
+                    raise BootFailure(f"service {service.component_name!r}", error)
+            except BootFailure as failure:
+                self._teardown(f"boot aborted: {failure.component} failed")
+                raise BootError(failure.component, failure.error) from None
+            except BaseException:
+                self._teardown("boot aborted by an unexpected error")
+                raise
+            self._phase = "running"
+
+    def shutdown(self, reason: str | None = None) -> None:
+        """Bring everything down in reverse order (no-op when already down)."""
+        if self._must_defer():
+            threading.Thread(
+                target=self._shutdown, args=(reason,), name="bussdcc-shutdown", daemon=False
+            ).start()
+            return
+        self._shutdown(reason)
+
+    def _must_defer(self) -> bool:
+        # Inside a handler we hold the bus; in a service thread the supervisor would join us;
+        # during our own boot we hold the lifecycle lock. Each would wait on itself.
+        return (
+            self.events.in_dispatch()
+            or current_service() is not None
+            or self._lifecycle._is_owned()  # type: ignore[attr-defined]
+        )
+
+    def _shutdown(self, reason: str | None) -> None:
+        with self._lifecycle:
+            if self._phase in ("stopping", "stopped"):
+                return
+            if self._phase == "created":
+                self._phase = "stopped"
+                self.shutdown_reason = reason
+                self._stopped.set()
+                return
+            self._teardown(reason)
+
+    def _teardown(self, reason: str | None) -> None:
+        # Caller holds the lifecycle lock.
+        self._phase = "stopping"
+        self.shutdown_reason = reason
+        try:
+            self.ctx.emit(RuntimeShuttingDown(reason=reason))
+            self.services.shutdown()
+            self.interfaces.teardown()
+            self.processes.teardown()
+            self.devices.teardown()
+            self.ctx.emit(RuntimeShutdown(reason=reason))
+            self._after_shutdown()
+        finally:
+            self._phase = "stopped"
+            self._stopped.set()
+
+    def _before_boot(self) -> None:
+        """Hook for subclasses: runs first in `boot`, before ``runtime.booting``."""
+
+    def _after_shutdown(self) -> None:
+        """Hook for subclasses: runs last in `shutdown`, after ``runtime.shutdown``."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the runtime has shut down; False if ``timeout`` passed first."""
+        if timeout is not None:
+            return self._stopped.wait(timeout)
+        while not self._stopped.wait(_WAIT_SLICE):
+            pass
+        return True
+
+    def run(self) -> None:
+        """Boot (if needed) and block until shutdown."""
+        self.boot()
+        self.wait()
+
+    def __enter__(self) -> Runtime:
+        self.boot()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown("context exited" if exc is None else f"context exited: {exc!r}")
+        if self._phase != "stopped":
+            self.wait()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._phase}>"
+
+
+class ThreadedRuntime(Runtime):
+    """A runtime that lives in its own background thread.
+
+    `start()` boots it there and returns once boot finished (re-raising a boot failure);
+    `run()` blocks until shutdown; `stop(reason)` shuts it down and joins the thread.
+    """
+
+    def __init__(self, *, clock: ClockProtocol | None = None) -> None:
+        super().__init__(clock=clock)
+        self._thread: threading.Thread | None = None
+        self._booted = threading.Event()
+        self._boot_error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._main, name="bussdcc-runtime", daemon=True)
+        self._thread.start()
+        self._booted.wait()
+        if self._boot_error is not None:
+            raise self._boot_error
+
+    def _main(self) -> None:
+        try:
+            self.boot()
+        except BaseException as exc:
+            self._boot_error = exc
+            return
+        finally:
+            self._booted.set()
+        self.wait()
+
+    def run(self) -> None:
+        self.start()
+        self.wait()
+
+    def stop(self, reason: str | None = None, timeout: float | None = None) -> None:
+        self.shutdown(reason)
+        self.wait(timeout)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+class SignalRuntime(Runtime):
+    """A runtime driven by POSIX signals while `run()` blocks in the main thread.
+
+    SIGINT and SIGTERM shut it down; SIGHUP emits ``system.reload``; SIGUSR1 and SIGUSR2
+    emit ``system.signal``. The previous handlers are restored when `run()` returns.
+    """
+
+    shutdown_signals = (signal.SIGINT, signal.SIGTERM)
+
+    def run(self) -> None:
+        """Install the handlers, boot, block until shutdown, restore the handlers.
+
+        Raises:
+            RuntimeError: when not called from the main thread (Python delivers signals there).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("SignalRuntime.run() must be called from the main thread")
+        handled = (*self.shutdown_signals, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        try:
+            self.boot()
+            self.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # A signal handler interrupts the main thread at any point, so it only hands work to
+        # a fresh thread and never takes a lock itself.
+        name = signal.Signals(signum).name
+        work: Callable[[], object]
+        if signum in self.shutdown_signals:
+            work = functools.partial(self.shutdown, f"signal {name}")
+        elif signum == signal.SIGHUP:
+            work = functools.partial(self.emit, SystemReload(signal=signum))
+        else:
+            work = functools.partial(self.emit, SystemSignal(signal=signum, action=name))
+        threading.Thread(target=work, name=f"bussdcc-{name}", daemon=True).start()
