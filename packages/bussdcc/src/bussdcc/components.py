@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .bus import Subscription, describe_failure
@@ -229,7 +230,11 @@ class ProcessManager(_Registry[Process]):
 
     def _bring_up(self, item: Process) -> str | None:
         ctx, name = self._ctx, item.component_name
-        for step in (lambda: item.attach(ctx), lambda: item.start(ctx)):
+        steps: tuple[Callable[[], None], ...] = (
+            functools.partial(item.attach, ctx),
+            functools.partial(item.start, ctx),
+        )
+        for step in steps:
             try:
                 step()
             except Exception as exc:
@@ -251,7 +256,8 @@ class ProcessManager(_Registry[Process]):
         sub = self._subscriptions.pop(name, None)
         if sub is not None:
             sub.cancel()
-        for step in (lambda: item.stop(ctx), item.detach):
+        steps: tuple[Callable[[], None], ...] = (functools.partial(item.stop, ctx), item.detach)
+        for step in steps:
             try:
                 step()
             except Exception as exc:

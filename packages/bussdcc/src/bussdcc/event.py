@@ -29,7 +29,7 @@ class Event(tuple[Any, ...], Generic[T_co]):
 
     __slots__ = ()
 
-    def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:  # type: ignore[misc]
+    def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:
         if not isinstance(time, datetime) or time.tzinfo is None:
             raise TypeError(f"Event time must be a timezone-aware datetime, got {time!r}")
         if not isinstance(payload, Message):
@@ -37,7 +37,7 @@ class Event(tuple[Any, ...], Generic[T_co]):
         return _tuple_new(cls, (time, payload, seq))
 
     @classmethod
-    def _stamped(cls, stamp: float | datetime, payload: T_co, seq: int) -> Event[T_co]:
+    def _stamped(cls, stamp: float | datetime, payload: Message, seq: int) -> Event[Any]:
         # The bus's fast path: no validation, the stamp may be POSIX seconds.
         return _tuple_new(cls, (stamp, payload, seq))
 
