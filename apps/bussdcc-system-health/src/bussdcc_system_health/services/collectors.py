@@ -1,0 +1,385 @@
+"""Telemetry collectors: the I/O edge that reads psutil, sysfs and vcgencmd and builds messages.
+
+A collector has a ``name`` and ``collect(now)``, where ``now`` is the monotonic time of the
+sample in seconds (the service passes its clock's, so tests control it). It returns one
+message, or None when it has nothing to report yet, and raises when it cannot read at all.
+Each collector takes its reader as a parameter so tests can feed it fixed readings.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import psutil
+
+from bussdcc.message import Message
+
+from ..message import (
+    CoreUsage,
+    CpuUsageUpdated,
+    DiskUsageUpdated,
+    Filesystem,
+    LoadAverageUpdated,
+    MemoryUsageUpdated,
+    NetworkUsageUpdated,
+    TemperatureSensor,
+    TemperatureUpdated,
+    ThrottlingUpdated,
+)
+from ..telemetry.filesystems import Mount, real_filesystems
+from ..telemetry.rates import InterfaceCounters, interface_throughput
+from ..telemetry.throttling import decode_throttled, parse_throttled
+
+__all__ = [
+    "GET_THROTTLED_SYSFS",
+    "Collector",
+    "CpuCollector",
+    "DiskCollector",
+    "LoadCollector",
+    "MemoryCollector",
+    "NetworkCollector",
+    "TemperatureCollector",
+    "ThrottlingCollector",
+    "default_collectors",
+]
+
+GET_THROTTLED_SYSFS = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
+"""Where Raspberry Pi OS kernels expose the firmware's throttle bits (hexadecimal)."""
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """Reads one category of telemetry."""
+
+    name: str
+
+    def collect(self, now: float) -> Message | None:
+        """One sample taken at monotonic time ``now``; None when there is nothing to report."""
+        ...
+
+
+def _busy(idle: float, iowait: float) -> float:
+    # As psutil.cpu_percent counts it: on Linux iowait is not part of idle, yet no work is done.
+    return round(min(100.0, max(0.0, 100.0 - idle - iowait)), 1)
+
+
+def _cpu_times_percent() -> tuple[Any, list[Any]]:
+    # interval=None compares with the previous call (or with psutil's import): never blocks.
+    return (
+        psutil.cpu_times_percent(interval=None),
+        psutil.cpu_times_percent(interval=None, percpu=True),
+    )
+
+
+class CpuCollector:
+    """CPU time shares since the previous sample, whole machine and per core."""
+
+    name = "cpu"
+
+    def __init__(self, read: Callable[[], tuple[Any, Sequence[Any]]] = _cpu_times_percent) -> None:
+        self._read = read
+
+    def collect(self, now: float) -> CpuUsageUpdated:
+        total, per_core = self._read()
+        cores = tuple(
+            CoreUsage(
+                core=index,
+                user=float(core.user),
+                system=float(core.system),
+                iowait=float(getattr(core, "iowait", 0.0)),
+                idle=float(core.idle),
+                busy=_busy(core.idle, getattr(core, "iowait", 0.0)),
+            )
+            for index, core in enumerate(per_core)
+        )
+        iowait = float(getattr(total, "iowait", 0.0))  # Linux-only field
+        return CpuUsageUpdated(
+            user=float(total.user),
+            system=float(total.system),
+            iowait=iowait,
+            idle=float(total.idle),
+            busy=_busy(total.idle, iowait),
+            cores=cores,
+        )
+
+
+class MemoryCollector:
+    """RAM and swap usage."""
+
+    name = "memory"
+
+    def __init__(
+        self,
+        read_memory: Callable[[], Any] = psutil.virtual_memory,
+        read_swap: Callable[[], Any] = psutil.swap_memory,
+    ) -> None:
+        self._read_memory = read_memory
+        self._read_swap = read_swap
+
+    def collect(self, now: float) -> MemoryUsageUpdated:
+        memory, swap = self._read_memory(), self._read_swap()
+        return MemoryUsageUpdated(
+            total=int(memory.total),
+            available=int(memory.available),
+            used=int(memory.used),
+            percent=float(memory.percent),
+            swap_total=int(swap.total),
+            swap_used=int(swap.used),
+            swap_percent=float(swap.percent),
+        )
+
+
+def _mounts() -> list[Mount]:
+    return [Mount(p.device, p.mountpoint, p.fstype) for p in psutil.disk_partitions(all=False)]
+
+
+class DiskCollector:
+    """Capacity of every real mounted filesystem (see `real_filesystems`).
+
+    A filesystem whose usage cannot be read (a stale network mount, a permission error) is
+    left out of that sample; the others are still reported.
+    """
+
+    name = "disk"
+
+    def __init__(
+        self,
+        read_mounts: Callable[[], Sequence[Mount]] = _mounts,
+        read_usage: Callable[[str], Any] = psutil.disk_usage,
+    ) -> None:
+        self._read_mounts = read_mounts
+        self._read_usage = read_usage
+
+    def collect(self, now: float) -> DiskUsageUpdated:
+        filesystems = []
+        for mount in real_filesystems(self._read_mounts()):
+            try:
+                usage = self._read_usage(mount.mountpoint)
+            except OSError:
+                continue
+            filesystems.append(
+                Filesystem(
+                    mountpoint=mount.mountpoint,
+                    device=mount.device,
+                    fstype=mount.fstype,
+                    total=int(usage.total),
+                    used=int(usage.used),
+                    free=int(usage.free),
+                    percent=float(usage.percent),
+                )
+            )
+        return DiskUsageUpdated(filesystems=tuple(filesystems))
+
+
+def _logical_cpus() -> int:
+    return psutil.cpu_count(logical=True) or 1
+
+
+class LoadCollector:
+    """1/5/15-minute load averages, whole and per logical CPU."""
+
+    name = "load"
+
+    def __init__(
+        self,
+        read_load: Callable[[], tuple[float, float, float]] = psutil.getloadavg,
+        read_cores: Callable[[], int] = _logical_cpus,
+    ) -> None:
+        self._read_load = read_load
+        self._read_cores = read_cores
+
+    def collect(self, now: float) -> LoadAverageUpdated:
+        load1, load5, load15 = self._read_load()
+        cores = max(1, int(self._read_cores()))
+        return LoadAverageUpdated(
+            load1=float(load1),
+            load5=float(load5),
+            load15=float(load15),
+            cores=cores,
+            load1_per_core=load1 / cores,
+            load5_per_core=load5 / cores,
+            load15_per_core=load15 / cores,
+        )
+
+
+def _sensors() -> Mapping[str, Sequence[Any]] | None:
+    read = getattr(psutil, "sensors_temperatures", None)
+    return None if read is None else read()
+
+
+def _limit(value: Any) -> float | None:
+    # psutil reports an absent limit as None; some drivers report 0 or nonsense instead.
+    if value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)
+
+
+class TemperatureCollector:
+    """Every temperature sensor psutil can read (hwmon, thermal zones).
+
+    With no sensors the message says so (``available=False`` and a reason), never a number.
+    """
+
+    name = "temperature"
+
+    def __init__(self, read: Callable[[], Mapping[str, Sequence[Any]] | None] = _sensors) -> None:
+        self._read = read
+
+    def collect(self, now: float) -> TemperatureUpdated:
+        chips = self._read()
+        if chips is None:
+            return TemperatureUpdated(
+                available=False, reason="psutil cannot read temperatures on this platform"
+            )
+        sensors = tuple(
+            TemperatureSensor(
+                name=chip,
+                label=reading.label or "",
+                current=float(reading.current),
+                high=_limit(reading.high),
+                critical=_limit(reading.critical),
+            )
+            for chip, readings in sorted(chips.items())
+            for reading in readings
+            if reading.current is not None and math.isfinite(reading.current)
+        )
+        if not sensors:
+            return TemperatureUpdated(
+                available=False,
+                reason="no temperature sensors found (nothing readable in /sys/class/hwmon "
+                "or /sys/class/thermal)",
+            )
+        return TemperatureUpdated(available=True, sensors=sensors)
+
+
+def _interface_counters() -> dict[str, InterfaceCounters]:
+    # nowrap=True (the default, stated for the reader): psutil folds a counter that restarts
+    # from zero into an ever-increasing total, so a reset yields the bytes counted since.
+    counters = psutil.net_io_counters(pernic=True, nowrap=True)
+    return {name: InterfaceCounters(c.bytes_recv, c.bytes_sent) for name, c in counters.items()}
+
+
+class NetworkCollector:
+    """Receive and transmit rates per interface, from byte counters differenced between ticks.
+
+    The first sample only records the counters and reports nothing (None): a rate needs an
+    interval. Afterwards each sample covers the time since the previous one. Counters that
+    go backwards give no rate for that interval (see `counter_rate`). Loopback is left out
+    unless ``include_loopback``.
+    """
+
+    name = "network"
+
+    def __init__(
+        self,
+        read: Callable[[], Mapping[str, InterfaceCounters]] = _interface_counters,
+        *,
+        include_loopback: bool = False,
+    ) -> None:
+        self._read = read
+        self._include_loopback = include_loopback
+        self._previous: Mapping[str, InterfaceCounters] | None = None
+        self._previous_time = 0.0
+
+    def collect(self, now: float) -> NetworkUsageUpdated | None:
+        current = {
+            name: counters
+            for name, counters in self._read().items()
+            if self._include_loopback or name != "lo"
+        }
+        previous, elapsed = self._previous, now - self._previous_time
+        self._previous, self._previous_time = current, now
+        if previous is None or elapsed <= 0:
+            return None
+        interfaces = interface_throughput(previous, current, elapsed)
+        return NetworkUsageUpdated(
+            interval=elapsed,
+            rx_bytes_per_s=sum(i.rx_bytes_per_s or 0.0 for i in interfaces),
+            tx_bytes_per_s=sum(i.tx_bytes_per_s or 0.0 for i in interfaces),
+            interfaces=interfaces,
+        )
+
+
+def _run_vcgencmd(executable: str) -> str:
+    result = subprocess.run(
+        [executable, "get_throttled"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+        raise OSError(f"vcgencmd get_throttled failed: {detail}")
+    return result.stdout
+
+
+class ThrottlingCollector:
+    """Raspberry Pi firmware throttle state.
+
+    Reads the sysfs file first (no process per tick) and falls back to ``vcgencmd
+    get_throttled``; both report the same firmware value. Where neither exists, or neither
+    can be read, the message is ``available=False`` with a reason naming what was tried.
+    """
+
+    name = "throttling"
+
+    def __init__(
+        self,
+        sysfs_path: Path = GET_THROTTLED_SYSFS,
+        *,
+        which: Callable[[str], str | None] = shutil.which,
+        run_vcgencmd: Callable[[str], str] = _run_vcgencmd,
+    ) -> None:
+        self._sysfs_path = sysfs_path
+        self._which = which
+        self._run_vcgencmd = run_vcgencmd
+
+    def collect(self, now: float) -> ThrottlingUpdated:
+        problems = []
+        if self._sysfs_path.exists():
+            try:
+                return self._decoded(
+                    parse_throttled(self._sysfs_path.read_text()), str(self._sysfs_path)
+                )
+            except (OSError, ValueError) as exc:
+                problems.append(f"{self._sysfs_path}: {exc}")
+        else:
+            problems.append(f"{self._sysfs_path} does not exist")
+        executable = self._which("vcgencmd")
+        if executable is None:
+            problems.append("vcgencmd is not on PATH")
+        else:
+            try:
+                return self._decoded(parse_throttled(self._run_vcgencmd(executable)), "vcgencmd")
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                problems.append(str(exc))
+        return ThrottlingUpdated(
+            available=False,
+            reason="no Raspberry Pi throttle information: " + "; ".join(problems),
+        )
+
+    @staticmethod
+    def _decoded(raw: int, source: str) -> ThrottlingUpdated:
+        now, since_boot = decode_throttled(raw)
+        return ThrottlingUpdated(
+            available=True, raw=raw, now=now, since_boot=since_boot, source=source
+        )
+
+
+def default_collectors() -> tuple[Collector, ...]:
+    """A fresh set of the real collectors, one per telemetry category."""
+    return (
+        CpuCollector(),
+        MemoryCollector(),
+        DiskCollector(),
+        LoadCollector(),
+        TemperatureCollector(),
+        NetworkCollector(),
+        ThrottlingCollector(),
+    )
