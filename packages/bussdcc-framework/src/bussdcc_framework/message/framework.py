@@ -1,0 +1,41 @@
+"""The framework's own lifecycle and sink messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bussdcc.message import Message, Severity
+
+__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError"]
+
+
+@dataclass(slots=True, frozen=True)
+class FrameworkBooted(Message):
+    """The framework runtime finished booting; ``version`` is the bussdcc-framework version."""
+
+    name = "framework.booted"
+    version: str
+
+
+@dataclass(slots=True, frozen=True)
+class FrameworkShuttingDown(Message):
+    """The framework runtime began shutting down, for ``reason`` if one was given."""
+
+    name = "framework.shutting_down"
+    reason: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SinkError(Message):
+    """A sink failed; reported once per failure streak.
+
+    ``sink`` names the sink, ``error`` is the exception text, ``event`` the wire name of the
+    event it was handling ("" when it failed in ``start`` or ``stop``).
+    """
+
+    name = "sink.error"
+    severity = Severity.ERROR
+    sink: str
+    error: str
+    traceback: str = ""
+    event: str = ""
