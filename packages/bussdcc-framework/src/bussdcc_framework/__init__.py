@@ -1,1 +1,11 @@
-"""bussdcc framework."""
+"""bussdcc-framework: sinks, JSONL recording, deterministic replay and a web interface.
+
+The runtimes are re-exported here; the rest lives in its own module, as seed 002 imports it:
+`bussdcc_framework.io.jsonl`, `bussdcc_framework.io.console`,
+`bussdcc_framework.interface.web`, `bussdcc_framework.service`.
+"""
+
+from .runtime import ReplayRuntime, Runtime
+from .version import __version__
+
+__all__ = ["ReplayRuntime", "Runtime", "__version__"]

@@ -126,6 +126,7 @@ class Runtime:
                 self.processes.boot()
                 self.interfaces.boot()
                 self.ctx.emit(RuntimeBooted(version=__version__))
+                self._before_services()
                 failures = self.services.boot()
                 if failures:
                     service, error = failures[0]
@@ -185,6 +186,9 @@ class Runtime:
 
     def _before_boot(self) -> None:
         """Hook for subclasses: runs first in `boot`, before ``runtime.booting``."""
+
+    def _before_services(self) -> None:
+        """Hook for subclasses: runs after ``runtime.booted``, before services start."""
 
     def _after_shutdown(self) -> None:
         """Hook for subclasses: runs last in `shutdown`, after ``runtime.shutdown``."""
