@@ -1,5 +1,6 @@
 """The framework's messages, re-exported from their modules."""
 
 from .framework import FrameworkBooted, FrameworkShuttingDown, SinkError
+from .system import SystemIdentityEvent as SystemIdentityEvent
 
 __all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError"]
