@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from bussdcc import ContextProtocol, Event, Message, Process, Service
 from bussdcc_framework import ReplayRuntime, Runtime
 from bussdcc_framework.message import SinkError
