@@ -68,6 +68,17 @@ def _qualified(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def _same_definition(taken: type, cls: type) -> bool:
+    # The slotted copy is created with __qualname__ equal to the bare __name__ (dataclasses
+    # sets the real one only afterwards), so a nested or function-local class is recognised
+    # by the tail of the qualified name it was first registered under.
+    if taken.__module__ != cls.__module__:
+        return False
+    return taken.__qualname__ == cls.__qualname__ or (
+        cls.__qualname__ == cls.__name__ and taken.__qualname__.endswith("." + cls.__name__)
+    )
+
+
 def _register(cls: type[Message]) -> None:
     name = cls.__dict__.get("name")
     if name is None:
@@ -79,9 +90,9 @@ def _register(cls: type[Message]) -> None:
         raise TypeError(f"{_qualified(cls)}.severity must be a Severity, got {severity!r}")
     with _registry_lock:
         taken = _registry.get(name)
-        # dataclass(slots=True) builds a second class object with the same qualified name;
-        # that (and re-running a module) replaces the entry instead of conflicting.
-        if taken is not None and _qualified(taken) != _qualified(cls):
+        # dataclass(slots=True) builds a second class object for the same class; that (and
+        # re-running a module) replaces the entry instead of conflicting.
+        if taken is not None and not _same_definition(taken, cls):
             raise TypeError(
                 f"message name {name!r} is already registered to {_qualified(taken)}; "
                 f"{_qualified(cls)} must choose another name"
