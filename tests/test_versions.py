@@ -262,3 +262,72 @@ def test_empty_tree_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli(root=tmp_path)
     assert result.returncode == 1
     assert "no distributions under packages/ or apps/" in result.stderr
+
+
+# --- release notes -------------------------------------------------------------------------
+
+NOTES_SCRIPT = REPOSITORY_ROOT / "tools" / "release" / "release_notes.py"
+
+CHANGELOG = """\
+# Changelog
+
+## 0.48.0 (unreleased)
+
+- Next thing.
+
+## [0.47.0] - 2025-06-01
+
+### Added
+
+- Replay of 0.47.0-era recordings.
+
+## 0.4.7
+
+- Old.
+"""
+
+
+def run_notes(folder: Path, version: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(NOTES_SCRIPT), str(folder), version],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_release_notes_are_the_versions_changelog_section(tmp_path: Path) -> None:
+    (tmp_path / "CHANGELOG.md").write_text(CHANGELOG, encoding="utf-8")
+    result = run_notes(tmp_path, "0.47.0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "### Added\n\n- Replay of 0.47.0-era recordings.\n"
+
+
+def test_release_notes_match_whole_versions_only(tmp_path: Path) -> None:
+    (tmp_path / "CHANGELOG.md").write_text(CHANGELOG, encoding="utf-8")
+    assert run_notes(tmp_path, "0.4.7").stdout == "- Old.\n"
+    result = run_notes(tmp_path, "0.47")
+    assert result.returncode == 1
+    assert "no heading names version 0.47" in result.stderr
+
+
+def test_release_notes_fail_on_an_empty_section(tmp_path: Path) -> None:
+    (tmp_path / "CHANGELOG.md").write_text("# Changelog\n\n## 1.0.0\n\n## 0.9.0\n\n- x\n")
+    result = run_notes(tmp_path, "1.0.0")
+    assert result.returncode == 1
+    assert "the section for 1.0.0 ('## 1.0.0') is empty" in result.stderr
+
+
+def test_release_notes_fail_without_a_changelog(tmp_path: Path) -> None:
+    result = run_notes(tmp_path, "1.0.0")
+    assert result.returncode == 1
+    assert "CHANGELOG.md: cannot read" in result.stderr
+
+
+@pytest.mark.parametrize("folder", EXPECTED_FOLDERS.values())
+def test_each_changelog_has_notes_for_the_current_version(folder: str) -> None:
+    # The release workflow refuses a tag whose changelog section is missing.
+    result = run_notes(REPOSITORY_ROOT / folder, real_version(folder))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
