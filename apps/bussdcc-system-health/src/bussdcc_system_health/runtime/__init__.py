@@ -1,0 +1,69 @@
+"""Assembles the app: which services, processes, interface and sinks run, for live and replay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+from bussdcc_framework.runtime import ReplayRuntime, Runtime
+from bussdcc_framework.service import SystemIdentityService
+
+from ..interfaces import SystemWebInterface
+from ..processes import HealthProcess, SystemProcess
+from ..services import SystemService
+from ..sinks import DEFAULT_RETENTION, ConsoleSink, history_sink
+
+__all__ = ["AppOptions", "build_live_runtime", "build_replay_runtime"]
+
+DEFAULT_PORT = 8086
+
+
+@dataclass(frozen=True, slots=True)
+class AppOptions:
+    """Everything the command line can choose."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    interval: float = 1.0
+    data_dir: Path = Path("data")
+    record: bool = True
+    quiet: bool = False
+    retention: timedelta = DEFAULT_RETENTION
+    console: IO[str] | None = field(default=None, compare=False)
+
+
+def _add_projection(rt: Runtime | ReplayRuntime, options: AppOptions) -> SystemWebInterface:
+    # The same processes and dashboard serve live data and replays.
+    rt.add_process(SystemProcess())
+    rt.add_process(HealthProcess())
+    web = SystemWebInterface(host=options.host, port=options.port)
+    rt.add_interface(web)
+    if not options.quiet:
+        rt.add_sink(ConsoleSink() if options.console is None else ConsoleSink(options.console))
+    return web
+
+
+def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface]:
+    """The monitoring runtime: identity + telemetry services, processes, dashboard, sinks.
+
+    Raises:
+        HistoryUnwritable: when recording is on and the history directory is not writable.
+    """
+    rt = Runtime()
+    if options.record:
+        rt.add_sink(history_sink(options.data_dir, options.retention))
+    web = _add_projection(rt, options)
+    rt.add_service(SystemIdentityService())
+    rt.add_service(SystemService(interval=options.interval))
+    return rt, web
+
+
+def build_replay_runtime(
+    options: AppOptions, speed: float
+) -> tuple[ReplayRuntime, SystemWebInterface]:
+    """A replay runtime driving the dashboard from recorded history (nothing is re-recorded)."""
+    rt = ReplayRuntime(speed=speed)
+    web = _add_projection(rt, options)
+    return rt, web

@@ -1,0 +1,69 @@
+"""The app's event logging: JSONL history under ``<data-dir>/history`` and console output."""
+
+from __future__ import annotations
+
+import errno
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from bussdcc_framework.io.console import ConsoleSink
+from bussdcc_framework.io.jsonl import JsonlSink
+
+__all__ = [
+    "DEFAULT_RETENTION",
+    "DEFAULT_RETENTION_BYTES",
+    "ConsoleSink",
+    "HistoryUnwritable",
+    "check_writable",
+    "history_root",
+    "history_sink",
+]
+
+DEFAULT_RETENTION = timedelta(days=7)
+# A Pi's SD card is small: whatever the age limit, history never takes more than this.
+DEFAULT_RETENTION_BYTES = 1 << 30
+SEGMENT_SECONDS = 600
+
+
+class HistoryUnwritable(OSError):
+    """The history directory cannot be created or written."""
+
+
+def history_root(data_dir: str | os.PathLike[str]) -> Path:
+    """Where history lives: ``<data-dir>/history/YYYY-MM-DD/HH-MM-SS.jsonl``."""
+    return Path(data_dir) / "history"
+
+
+def check_writable(root: Path) -> None:
+    """Create ``root`` and prove a file can be written there, before anything is recorded.
+
+    Raises:
+        HistoryUnwritable: naming the directory and the reason.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        raise HistoryUnwritable(
+            exc.errno or 0, f"cannot write history under {root}: {reason}"
+        ) from exc
+
+
+def history_sink(
+    data_dir: str | os.PathLike[str],
+    retention: timedelta = DEFAULT_RETENTION,
+    retention_bytes: int = DEFAULT_RETENTION_BYTES,
+) -> JsonlSink:
+    """A JSONL sink writing 10-minute segments under ``<data-dir>/history`` with retention."""
+    root = history_root(data_dir)
+    check_writable(root)
+    return JsonlSink(
+        root,
+        interval=SEGMENT_SECONDS,
+        retention_age=retention,
+        retention_bytes=retention_bytes,
+    )
