@@ -1,0 +1,329 @@
+"""Collectors: built from fixed readings exactly, and from the real host by shape and range."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace as NS
+
+import pytest
+
+from bussdcc_system_health.message import (
+    CpuUsageUpdated,
+    DiskUsageUpdated,
+    Filesystem,
+    InterfaceThroughput,
+    LoadAverageUpdated,
+    MemoryUsageUpdated,
+    NetworkUsageUpdated,
+    TemperatureSensor,
+    TemperatureUpdated,
+    ThrottleFlags,
+    ThrottlingUpdated,
+)
+from bussdcc_system_health.services import (
+    Collector,
+    CpuCollector,
+    DiskCollector,
+    LoadCollector,
+    MemoryCollector,
+    NetworkCollector,
+    TemperatureCollector,
+    ThrottlingCollector,
+    default_collectors,
+)
+from bussdcc_system_health.telemetry.filesystems import Mount, real_filesystems
+from bussdcc_system_health.telemetry.rates import InterfaceCounters
+
+# --- CPU, memory, load ------------------------------------------------------------------------
+
+
+def test_cpu_busy_excludes_idle_and_iowait() -> None:
+    total = NS(user=30.0, system=10.0, iowait=5.0, idle=50.0)
+    cores = [
+        NS(user=60.0, system=20.0, iowait=10.0, idle=0.0),
+        NS(user=0, system=0, iowait=0, idle=100),
+    ]
+    msg = CpuCollector(read=lambda: (total, cores)).collect(0.0)
+    assert msg.user == 30.0
+    assert msg.iowait == 5.0
+    assert msg.busy == 45.0
+    assert [(c.core, c.busy) for c in msg.cores] == [(0, 90.0), (1, 0.0)]
+
+
+def test_cpu_without_iowait_field_counts_it_as_zero() -> None:
+    total = NS(user=10.0, system=5.0, idle=85.0)  # what psutil gives on macOS
+    msg = CpuCollector(read=lambda: (total, [])).collect(0.0)
+    assert (msg.iowait, msg.busy, msg.cores) == (0.0, 15.0, ())
+
+
+def test_memory_and_swap() -> None:
+    mem = NS(total=4000, available=1000, used=2800, percent=75.0)
+    swap = NS(total=100, used=25, percent=25.0)
+    msg = MemoryCollector(read_memory=lambda: mem, read_swap=lambda: swap).collect(0.0)
+    assert msg == MemoryUsageUpdated(4000, 1000, 2800, 75.0, 100, 25, 25.0)
+
+
+def test_load_per_core() -> None:
+    msg = LoadCollector(read_load=lambda: (2.0, 1.0, 0.5), read_cores=lambda: 4).collect(0.0)
+    assert msg == LoadAverageUpdated(2.0, 1.0, 0.5, 4, 0.5, 0.25, 0.125)
+
+
+# --- disks ------------------------------------------------------------------------------------
+
+
+def test_real_filesystems_skip_pseudo_snaps_and_repeated_devices() -> None:
+    mounts = [
+        Mount("/dev/sda2", "/", "ext4"),
+        Mount("proc", "/proc", "proc"),
+        Mount("tmpfs", "/run", "tmpfs"),
+        Mount("/dev/loop3", "/snap/core/123", "squashfs"),
+        Mount("/dev/sda2", "/var/lib/docker/bind", "ext4"),
+        Mount("/dev/sda1", "/boot/firmware", "vfat"),
+        Mount("overlay", "/var/lib/docker/overlay2/x/merged", "overlay"),
+        Mount("", "/mnt/nothing", "ext4"),
+    ]
+    assert real_filesystems(mounts) == [
+        Mount("/dev/sda2", "/", "ext4"),
+        Mount("/dev/sda1", "/boot/firmware", "vfat"),
+    ]
+
+
+def test_repeated_device_keeps_its_shortest_mountpoint() -> None:
+    mounts = [Mount("/dev/sdb1", "/srv/data/bind", "xfs"), Mount("/dev/sdb1", "/srv", "xfs")]
+    assert real_filesystems(mounts) == [Mount("/dev/sdb1", "/srv", "xfs")]
+
+
+def test_disk_usage_per_filesystem_and_unreadable_one_is_left_out() -> None:
+    def usage(mountpoint: str) -> NS:
+        if mountpoint == "/mnt/stale":
+            raise PermissionError(13, "Permission denied")
+        return NS(total=1000, used=250, free=750, percent=25.0)
+
+    mounts = [Mount("/dev/sda2", "/", "ext4"), Mount("/dev/sdc1", "/mnt/stale", "ext4")]
+    msg = DiskCollector(read_mounts=lambda: mounts, read_usage=usage).collect(0.0)
+    assert msg == DiskUsageUpdated(
+        filesystems=(Filesystem("/", "/dev/sda2", "ext4", 1000, 250, 750, 25.0),)
+    )
+
+
+# --- temperature ------------------------------------------------------------------------------
+
+
+def test_temperature_sensors_with_known_limits() -> None:
+    chips = {
+        "cpu_thermal": [NS(label="", current=51.5, high=None, critical=None)],
+        "coretemp": [NS(label="Core 0", current=60.0, high=82.0, critical=100.0)],
+    }
+    msg = TemperatureCollector(read=lambda: chips).collect(0.0)
+    assert msg == TemperatureUpdated(
+        available=True,
+        sensors=(
+            TemperatureSensor("coretemp", "Core 0", 60.0, 82.0, 100.0),
+            TemperatureSensor("cpu_thermal", "", 51.5, None, None),
+        ),
+    )
+
+
+def test_no_sensors_is_stated_never_faked() -> None:
+    msg = TemperatureCollector(read=dict).collect(0.0)
+    assert msg.available is False
+    assert msg.sensors == ()
+    assert msg.reason is not None
+    assert "no temperature sensors" in msg.reason
+
+
+def test_platform_without_sensor_support_is_stated() -> None:
+    msg = TemperatureCollector(read=lambda: None).collect(0.0)
+    assert msg.available is False
+    assert msg.reason == "psutil cannot read temperatures on this platform"
+
+
+def test_unreadable_sensor_values_are_dropped() -> None:
+    chips = {"acpitz": [NS(label="", current=float("nan"), high=0.0, critical=None)]}
+    assert TemperatureCollector(read=lambda: chips).collect(0.0).available is False
+
+
+# --- network ----------------------------------------------------------------------------------
+
+
+class Counters:
+    """A counter table the test changes between samples."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, InterfaceCounters] = {}
+
+    def __call__(self) -> dict[str, InterfaceCounters]:
+        return dict(self.table)
+
+
+def test_first_sample_only_records_a_baseline() -> None:
+    counters = Counters()
+    counters.table = {"eth0": InterfaceCounters(100, 100)}
+    assert NetworkCollector(read=counters).collect(10.0) is None
+
+
+def test_rates_cover_the_time_since_the_previous_sample() -> None:
+    counters = Counters()
+    collector = NetworkCollector(read=counters)
+    counters.table = {"eth0": InterfaceCounters(1_000, 500), "lo": InterfaceCounters(0, 0)}
+    collector.collect(10.0)
+    counters.table = {"eth0": InterfaceCounters(5_000, 1_500), "lo": InterfaceCounters(9, 9)}
+    msg = collector.collect(12.0)
+    assert msg == NetworkUsageUpdated(
+        interval=2.0,
+        rx_bytes_per_s=2000.0,
+        tx_bytes_per_s=500.0,
+        interfaces=(InterfaceThroughput("eth0", 2000.0, 500.0, 5_000, 1_500),),
+    )
+
+
+def test_counter_reset_gives_no_rate_and_is_left_out_of_totals() -> None:
+    counters = Counters()
+    collector = NetworkCollector(read=counters)
+    counters.table = {"eth0": InterfaceCounters(9_000, 9_000), "wlan0": InterfaceCounters(0, 0)}
+    collector.collect(0.0)
+    counters.table = {"eth0": InterfaceCounters(100, 200), "wlan0": InterfaceCounters(50, 10)}
+    msg = collector.collect(1.0)
+    assert msg is not None
+    assert msg.interfaces[0] == InterfaceThroughput("eth0", None, None, 100, 200)
+    assert (msg.rx_bytes_per_s, msg.tx_bytes_per_s) == (50.0, 10.0)
+    # after the reset the new counter is the baseline again
+    counters.table = {"eth0": InterfaceCounters(1_100, 200), "wlan0": InterfaceCounters(50, 10)}
+    msg = collector.collect(2.0)
+    assert msg is not None
+    assert msg.interfaces[0].rx_bytes_per_s == 1000.0
+
+
+def test_loopback_can_be_included() -> None:
+    counters = Counters()
+    collector = NetworkCollector(read=counters, include_loopback=True)
+    counters.table = {"lo": InterfaceCounters(0, 0)}
+    collector.collect(0.0)
+    counters.table = {"lo": InterfaceCounters(10, 10)}
+    msg = collector.collect(1.0)
+    assert msg is not None
+    assert [i.interface for i in msg.interfaces] == ["lo"]
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+
+def no_vcgencmd(name: str) -> str | None:
+    return None
+
+
+def test_throttling_read_from_sysfs(tmp_path: Path) -> None:
+    sysfs = tmp_path / "get_throttled"
+    sysfs.write_text("50005\n")
+    msg = ThrottlingCollector(sysfs, which=no_vcgencmd).collect(0.0)
+    flags = ThrottleFlags(True, False, True, False)
+    assert msg == ThrottlingUpdated(
+        available=True, raw=0x50005, now=flags, since_boot=flags, source=str(sysfs)
+    )
+
+
+def test_throttling_falls_back_to_vcgencmd(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def run(executable: str) -> str:
+        calls.append(executable)
+        return "throttled=0x80008\n"
+
+    collector = ThrottlingCollector(
+        tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
+    )
+    msg = collector.collect(0.0)
+    assert calls == ["/usr/bin/vcgencmd"]
+    assert (msg.available, msg.raw, msg.source) == (True, 0x80008, "vcgencmd")
+    assert msg.now == ThrottleFlags(False, False, False, True)
+
+
+def test_throttling_unavailable_off_a_pi_says_what_was_looked_for(tmp_path: Path) -> None:
+    msg = ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd).collect(0.0)
+    assert (msg.available, msg.raw, msg.now, msg.since_boot) == (False, None, None, None)
+    assert msg.reason is not None
+    assert "absent does not exist" in msg.reason
+    assert "vcgencmd is not on PATH" in msg.reason
+
+
+def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:
+    def run(executable: str) -> str:
+        raise subprocess.TimeoutExpired([executable, "get_throttled"], 5)
+
+    collector = ThrottlingCollector(
+        tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
+    )
+    msg = collector.collect(0.0)
+    assert msg.available is False
+    assert msg.reason is not None
+    assert "timed out" in msg.reason
+
+
+def test_corrupt_sysfs_value_falls_back_and_is_named(tmp_path: Path) -> None:
+    sysfs = tmp_path / "get_throttled"
+    sysfs.write_text("garbage")
+    msg = ThrottlingCollector(sysfs, which=no_vcgencmd).collect(0.0)
+    assert msg.available is False
+    assert msg.reason is not None
+    assert "'garbage'" in msg.reason
+
+
+# --- the real host ----------------------------------------------------------------------------
+
+
+def test_real_collectors_report_plausible_values() -> None:
+    collectors = default_collectors()
+    assert all(isinstance(c, Collector) for c in collectors)
+    assert len({c.name for c in collectors}) == len(collectors)
+    by_type = {}
+    for now in (0.0, 0.5):  # the second round gives the network collector an interval
+        for collector in collectors:
+            msg = collector.collect(now)
+            if msg is not None:
+                by_type[type(msg)] = msg
+
+    cpu = by_type[CpuUsageUpdated]
+    assert isinstance(cpu, CpuUsageUpdated)
+    for value in (cpu.user, cpu.system, cpu.iowait, cpu.idle, cpu.busy):
+        assert 0.0 <= value <= 100.0
+    assert len(cpu.cores) >= 1
+
+    mem = by_type[MemoryUsageUpdated]
+    assert isinstance(mem, MemoryUsageUpdated)
+    assert 0 < mem.available <= mem.total
+    assert 0.0 <= mem.percent <= 100.0
+
+    disks = by_type[DiskUsageUpdated]
+    assert isinstance(disks, DiskUsageUpdated)
+    assert len(disks.filesystems) >= 1
+    for fs in disks.filesystems:
+        assert fs.fstype not in {"tmpfs", "proc", "squashfs", "overlay"}
+        assert fs.total > 0
+        assert 0.0 <= fs.percent <= 100.0
+    assert len({fs.device for fs in disks.filesystems}) == len(disks.filesystems)
+
+    load = by_type[LoadAverageUpdated]
+    assert isinstance(load, LoadAverageUpdated)
+    assert load.cores >= 1
+    assert load.load1 >= 0.0
+    assert math.isclose(load.load1_per_core, load.load1 / load.cores)
+
+    temp = by_type[TemperatureUpdated]
+    assert isinstance(temp, TemperatureUpdated)
+    assert temp.available == bool(temp.sensors)
+    assert temp.available or temp.reason
+
+    net = by_type[NetworkUsageUpdated]
+    assert isinstance(net, NetworkUsageUpdated)
+    assert net.interval == pytest.approx(0.5)
+    assert "lo" not in {i.interface for i in net.interfaces}
+    for iface in net.interfaces:
+        assert iface.rx_bytes_per_s is None or iface.rx_bytes_per_s >= 0.0
+        assert iface.tx_bytes_per_s is None or iface.tx_bytes_per_s >= 0.0
+
+    throttling = by_type[ThrottlingUpdated]
+    assert isinstance(throttling, ThrottlingUpdated)
+    assert throttling.available == (throttling.raw is not None)
+    assert throttling.available or throttling.reason

@@ -1,0 +1,152 @@
+"""HealthProcess: system.health in state, and system.health.changed only on transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bussdcc import ManualClock, Runtime
+from bussdcc.event import Event
+from bussdcc_system_health.message import (
+    CpuUsageUpdated,
+    HealthChanged,
+    MemoryUsageUpdated,
+    ThrottlingUpdated,
+)
+from bussdcc_system_health.processes import HealthProcess
+from bussdcc_system_health.telemetry.health import HealthThresholds, Threshold
+from bussdcc_system_health.telemetry.throttling import decode_throttled
+
+
+def cpu(busy: float) -> CpuUsageUpdated:
+    return CpuUsageUpdated(user=busy, system=0.0, iowait=0.0, idle=100.0 - busy, busy=busy)
+
+
+def memory(percent: float) -> MemoryUsageUpdated:
+    return MemoryUsageUpdated(100, 100 - int(percent), int(percent), percent, 0, 0, 0.0)
+
+
+def throttling(raw: int) -> ThrottlingUpdated:
+    now, since_boot = decode_throttled(raw)
+    return ThrottlingUpdated(available=True, raw=raw, now=now, since_boot=since_boot)
+
+
+class Rig:
+    def __init__(self, process: HealthProcess) -> None:
+        self.clock = ManualClock()
+        self.rt = Runtime(clock=self.clock)
+        self.process = process
+        self.rt.register_process(process)
+        self.changes: list[Event[Any]] = []
+        self.rt.ctx.events.subscribe(HealthChanged, self.changes.append)
+        self.rt.boot()
+
+    def at(self, seconds: float, *messages: Any) -> None:
+        self.clock.advance(seconds - self.clock.monotonic())
+        for msg in messages:
+            self.rt.emit(msg)
+
+    @property
+    def health(self) -> Any:
+        return self.rt.state.get("system.health")
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    made = Rig(HealthProcess())
+    yield made
+    made.rt.shutdown()
+
+
+def test_nothing_is_known_before_telemetry(rig: Rig) -> None:
+    assert rig.health is None
+    assert rig.process.status == "unknown"
+    assert rig.changes == []
+
+
+def test_first_evaluation_is_a_change_from_unknown(rig: Rig) -> None:
+    rig.at(0, cpu(10.0))
+    assert rig.health == {
+        "status": "ok",
+        "reasons": [],
+        "notes": [],
+        "since": "2000-01-01T00:00:00+00:00",
+    }
+    assert [c.payload for c in rig.changes] == [HealthChanged("unknown", "ok", ())]
+
+
+def test_transitions_are_emitted_with_reasons_and_since_moves(rig: Rig) -> None:
+    rig.at(0, cpu(10.0), memory(40.0))
+    rig.at(5, cpu(96.0))
+    rig.at(6, cpu(97.0))  # still critical: a new reason text, but no change event
+    rig.at(9, cpu(10.0))
+    assert [c.payload for c in rig.changes] == [
+        HealthChanged("unknown", "ok", ()),
+        HealthChanged("ok", "critical", ("CPU busy 96.0% (critical at 95%)",)),
+        HealthChanged("critical", "ok", ()),
+    ]
+    assert [c.time.second for c in rig.changes] == [0, 5, 9]
+    assert rig.health["since"] == "2000-01-01T00:00:09+00:00"
+
+
+def test_reasons_update_in_state_within_one_status(rig: Rig) -> None:
+    rig.at(0, cpu(96.0))
+    rig.at(2, cpu(97.0))
+    assert rig.health == {
+        "status": "critical",
+        "reasons": ["CPU busy 97.0% (critical at 95%)"],
+        "notes": [],
+        "since": "2000-01-01T00:00:00+00:00",
+    }
+    assert len(rig.changes) == 1
+
+
+def test_status_combines_the_latest_of_every_category(rig: Rig) -> None:
+    rig.at(0, cpu(90.0))
+    rig.at(1, memory(99.0))
+    assert rig.health["status"] == "critical"
+    assert rig.health["reasons"] == [
+        "memory used 99.0% (critical at 95%)",
+        "CPU busy 90.0% (warning at 85%)",
+    ]
+    rig.at(2, memory(10.0))  # memory recovered; the cpu warning still stands
+    assert rig.health["status"] == "warning"
+    assert [c.payload.status for c in rig.changes] == ["warning", "critical", "warning"]
+
+
+def test_under_voltage_now_is_critical_and_past_is_a_note(rig: Rig) -> None:
+    rig.at(0, throttling(0x50005))
+    assert rig.health["status"] == "critical"
+    rig.at(1, throttling(0x50000))
+    assert rig.health["status"] == "ok"
+    assert rig.health["notes"] == ["occurred since boot: under-voltage, throttled"]
+
+
+def test_custom_thresholds_apply() -> None:
+    rig = Rig(HealthProcess(HealthThresholds(cpu_busy_percent=Threshold(5.0, 50.0))))
+    try:
+        rig.at(0, cpu(10.0))
+        assert rig.health["status"] == "warning"
+    finally:
+        rig.rt.shutdown()
+
+
+def test_restart_forgets_old_telemetry() -> None:
+    process = HealthProcess()
+    first = Rig(process)
+    first.at(0, cpu(99.0))
+    first.rt.shutdown()
+    second = Rig(process)
+    try:
+        assert process.status == "unknown"
+        second.at(0, memory(10.0))
+        assert second.health["status"] == "ok"
+    finally:
+        second.rt.shutdown()
+
+
+def test_wrong_thresholds_type_is_rejected() -> None:
+    with pytest.raises(TypeError, match="thresholds must be HealthThresholds"):
+        HealthProcess({"cpu": 90})  # type: ignore[arg-type]

@@ -1,0 +1,162 @@
+"""SystemProcess: telemetry events become state, with bounded CPU and network history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bussdcc import ManualClock, Runtime
+from bussdcc.message import ProcessError
+from bussdcc_system_health.message import (
+    CoreUsage,
+    CpuUsageUpdated,
+    DiskUsageUpdated,
+    Filesystem,
+    InterfaceThroughput,
+    LoadAverageUpdated,
+    MemoryUsageUpdated,
+    NetworkUsageUpdated,
+    TemperatureUpdated,
+    ThrottlingUpdated,
+)
+from bussdcc_system_health.processes import SystemProcess
+from bussdcc_system_health.telemetry.history import append_bounded
+
+T0 = "2000-01-01T00:00:00+00:00"
+
+
+def cpu(busy: float) -> CpuUsageUpdated:
+    return CpuUsageUpdated(
+        user=busy - 1.0,
+        system=1.0,
+        iowait=0.0,
+        idle=100.0 - busy,
+        busy=busy,
+        cores=(CoreUsage(0, busy - 1.0, 1.0, 0.0, 100.0 - busy, busy),),
+    )
+
+
+def network(eth0_rx: float | None) -> NetworkUsageUpdated:
+    return NetworkUsageUpdated(
+        interval=1.0,
+        rx_bytes_per_s=eth0_rx or 0.0,
+        tx_bytes_per_s=10.0,
+        interfaces=(InterfaceThroughput("eth0", eth0_rx, 10.0, 1000, 2000),),
+    )
+
+
+@pytest.fixture
+def rig() -> Iterator[tuple[Runtime, ManualClock]]:
+    clock = ManualClock()
+    rt = Runtime(clock=clock)
+    rt.register_process(SystemProcess(history_limit=3))
+    rt.boot()
+    yield rt, clock
+    rt.shutdown()
+
+
+def test_each_message_lands_at_its_path_with_the_event_time(
+    rig: tuple[Runtime, ManualClock],
+) -> None:
+    rt, _ = rig
+    messages = {
+        "system.cpu.usage": cpu(20.0),
+        "system.memory.usage": MemoryUsageUpdated(100, 60, 40, 40.0, 10, 1, 10.0),
+        "system.disk.usage": DiskUsageUpdated(
+            (Filesystem("/", "/dev/sda1", "ext4", 9, 3, 6, 33.3),)
+        ),
+        "system.load": LoadAverageUpdated(1.0, 1.0, 1.0, 2, 0.5, 0.5, 0.5),
+        "system.temperature": TemperatureUpdated(available=False, reason="none"),
+        "system.network.usage": network(100.0),
+        "system.throttling": ThrottlingUpdated(available=False, reason="not a Pi"),
+    }
+    for msg in messages.values():
+        rt.emit(msg)
+    for path, msg in messages.items():
+        assert rt.state.get(path) == {**msg.to_dict(), "time": T0}
+    assert rt.state.get("system.cpu.usage.cores") == [
+        {"core": 0, "user": 19.0, "system": 1.0, "iowait": 0.0, "idle": 80.0, "busy": 20.0}
+    ]
+    assert rt.state.get("system.disk.usage.filesystems")[0]["mountpoint"] == "/"
+
+
+def test_latest_message_replaces_the_previous(rig: tuple[Runtime, ManualClock]) -> None:
+    rt, clock = rig
+    rt.emit(cpu(10.0))
+    clock.advance(1.5)
+    rt.emit(cpu(30.0))
+    state = rt.state.get("system.cpu.usage")
+    assert (state["busy"], state["time"]) == (30.0, "2000-01-01T00:00:01.500000+00:00")
+
+
+def test_cpu_history_is_bounded_oldest_first(rig: tuple[Runtime, ManualClock]) -> None:
+    rt, clock = rig
+    for busy in (10.0, 20.0, 30.0, 40.0):
+        rt.emit(cpu(busy))
+        clock.advance(1.0)
+    history = rt.state.get("system.history.cpu")
+    assert history == [
+        {
+            "t": f"2000-01-01T00:00:0{i}+00:00",
+            "user": b - 1.0,
+            "system": 1.0,
+            "iowait": 0.0,
+            "total": b,
+        }
+        for i, b in ((1, 20.0), (2, 30.0), (3, 40.0))
+    ]
+
+
+def test_network_history_has_totals_and_per_interface_rates(
+    rig: tuple[Runtime, ManualClock],
+) -> None:
+    rt, _ = rig
+    rt.emit(network(100.0))
+    rt.emit(network(None))  # a counter reset: the rate is unknown, not zero
+    assert rt.state.get("system.history.network") == [
+        {"t": T0, "rx": 100.0, "tx": 10.0, "interfaces": {"eth0": {"rx": 100.0, "tx": 10.0}}},
+        {"t": T0, "rx": 0.0, "tx": 10.0, "interfaces": {"eth0": {"rx": None, "tx": 10.0}}},
+    ]
+
+
+def test_other_messages_are_ignored(rig: tuple[Runtime, ManualClock]) -> None:
+    rt, _ = rig
+    before = rt.state.snapshot("system")
+    rt.emit(ProcessError(process="x", error="y"))
+    assert rt.state.snapshot("system") == before
+
+
+def test_same_events_give_the_same_state() -> None:
+    def run() -> dict[str, object]:
+        clock = ManualClock()
+        with Runtime(clock=clock) as rt:
+            rt.register_process(SystemProcess())
+            for busy in (5.0, 50.0, 95.0):
+                rt.emit(cpu(busy))
+                rt.emit(network(busy))
+                clock.advance(1.0)
+            return rt.state.snapshot("system")
+
+    first = run()
+    assert len(first["history"]["cpu"]) == 3  # type: ignore[index]
+    assert first == run()
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_bad_history_limit_is_rejected(bad: object) -> None:
+    with pytest.raises(ValueError, match="history_limit must be a positive int"):
+        SystemProcess(history_limit=bad)  # type: ignore[arg-type]
+
+
+def test_append_bounded_keeps_the_newest() -> None:
+    assert append_bounded(None, 1, 3) == [1]
+    assert append_bounded([1, 2], 3, 3) == [1, 2, 3]
+    assert append_bounded([1, 2, 3], 4, 3) == [2, 3, 4]
+    assert append_bounded([1, 2, 3, 4, 5], 6, 2) == [5, 6]
+    assert append_bounded([1, 2], 3, 1) == [3]
+    samples = [1, 2]
+    append_bounded(samples, 3, 2)
+    assert samples == [1, 2]  # the input is not changed
+    with pytest.raises(ValueError, match="at least 1"):
+        append_bounded([], 1, 0)

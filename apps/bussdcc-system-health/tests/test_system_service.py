@@ -1,0 +1,178 @@
+"""SystemService under a real kernel Runtime driven by a ManualClock: no real sleeping."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bussdcc import ManualClock, Runtime
+from bussdcc.event import Event
+from bussdcc.message import Message, ServiceError, ServiceStopped
+from bussdcc_system_health.message import (
+    CollectorFailed,
+    LoadAverageUpdated,
+    MemoryUsageUpdated,
+)
+from bussdcc_system_health.services import SystemService
+
+
+class FakeCollector:
+    """Returns whatever ``produce(now)`` gives, recording each sample time."""
+
+    def __init__(self, name: str, produce: Callable[[float], Message | None]) -> None:
+        self.name = name
+        self.produce = produce
+        self.times: list[float] = []
+
+    def collect(self, now: float) -> Message | None:
+        self.times.append(now)
+        return self.produce(now)
+
+
+def load_at(now: float) -> LoadAverageUpdated:
+    return LoadAverageUpdated(now, 0.0, 0.0, 1, now, 0.0, 0.0)
+
+
+def memory_at(now: float) -> MemoryUsageUpdated:
+    return MemoryUsageUpdated(100, 50, 50, 50.0, 0, 0, 0.0)
+
+
+class Harness:
+    def __init__(self, service: SystemService) -> None:
+        self.clock = ManualClock()
+        self.rt = Runtime(clock=self.clock)
+        self.events: list[Event[Any]] = []
+        self.arrived = threading.Condition()
+        self.rt.ctx.events.subscribe(Message, self._record)
+        self.rt.register_service(service)
+
+    def boot(self) -> None:
+        self.rt.boot()
+        # the first tick runs at once; the service then sleeps until the next slot
+        assert self.clock.wait_for_sleepers(1, timeout=10)
+
+    def _record(self, evt: Event[Any]) -> None:
+        with self.arrived:
+            self.events.append(evt)
+            self.arrived.notify_all()
+
+    def wait_for(self, kind: type[Message], timeout: float = 10.0) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: bool(self.payloads(kind)), timeout)
+
+    def payloads(self, kind: type[Message]) -> list[Any]:
+        return [e.payload for e in self.events if isinstance(e.payload, kind)]
+
+
+@pytest.fixture
+def harnesses() -> Iterator[list[Harness]]:
+    made: list[Harness] = []
+    yield made
+    for h in made:
+        h.rt.shutdown("test over")
+
+
+def test_defaults() -> None:
+    service = SystemService(collectors=[])
+    assert (service.name, service.interval) == ("system", 1.0)
+    assert [c.name for c in SystemService().collectors] == [
+        "cpu",
+        "memory",
+        "disk",
+        "load",
+        "temperature",
+        "network",
+        "throttling",
+    ]
+
+
+def test_each_tick_emits_one_message_per_collector(harnesses: list[Harness]) -> None:
+    load, mem = FakeCollector("load", load_at), FakeCollector("memory", memory_at)
+    h = Harness(SystemService([load, mem]))
+    harnesses.append(h)
+    h.boot()
+    h.clock.advance(3.0)
+    assert load.times == [0.0, 1.0, 2.0, 3.0]
+    assert [m.load1 for m in h.payloads(LoadAverageUpdated)] == [0.0, 1.0, 2.0, 3.0]
+    assert len(h.payloads(MemoryUsageUpdated)) == 4
+    assert h.rt.state.get("system") is None  # the service observes; it never writes state
+
+
+def test_interval_is_configurable(harnesses: list[Harness]) -> None:
+    load = FakeCollector("load", load_at)
+    h = Harness(SystemService([load], interval=2.5))
+    harnesses.append(h)
+    h.boot()
+    h.clock.advance(5.0)
+    assert load.times == [0.0, 2.5, 5.0]
+
+
+def test_collector_returning_none_emits_nothing(harnesses: list[Harness]) -> None:
+    h = Harness(SystemService([FakeCollector("quiet", lambda now: None)]))
+    harnesses.append(h)
+    h.boot()
+    h.clock.advance(2.0)
+    assert h.payloads(LoadAverageUpdated) == []
+    assert h.payloads(ServiceError) == []
+
+
+def test_a_failing_collector_does_not_stop_the_others(harnesses: list[Harness]) -> None:
+    broken = {"yes": True}
+
+    def flaky(now: float) -> MemoryUsageUpdated:
+        if broken["yes"]:
+            raise PermissionError("cannot read /proc/meminfo")
+        return memory_at(now)
+
+    h = Harness(SystemService([FakeCollector("memory", flaky), FakeCollector("load", load_at)]))
+    harnesses.append(h)
+    h.boot()
+    h.clock.advance(2.0)
+    assert len(h.payloads(LoadAverageUpdated)) == 3
+    # reported once per failure streak, not every tick
+    assert h.payloads(CollectorFailed) == [
+        CollectorFailed(collector="memory", error="PermissionError: cannot read /proc/meminfo")
+    ]
+    assert h.payloads(ServiceError) == []
+    broken["yes"] = False
+    h.clock.advance(1.0)
+    assert len(h.payloads(MemoryUsageUpdated)) == 1
+    broken["yes"] = True
+    h.clock.advance(1.0)
+    assert len(h.payloads(CollectorFailed)) == 2  # a new streak is reported again
+
+
+def test_total_failure_raises_so_the_supervisor_reports_it(harnesses: list[Harness]) -> None:
+    def fail(now: float) -> Message:
+        raise OSError("no /proc")
+
+    service = SystemService([FakeCollector("a", fail), FakeCollector("b", fail)])
+    service.restart = False
+    h = Harness(service)
+    harnesses.append(h)
+    h.rt.boot()
+    assert h.wait_for(ServiceStopped)
+    (error,) = h.payloads(ServiceError)
+    assert error.service == "system"
+    assert "every telemetry collector failed" in error.error
+    assert "a: OSError: no /proc" in error.error
+    assert "b: OSError: no /proc" in error.error
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "1", True])
+def test_bad_interval_is_rejected(bad: Any) -> None:
+    with pytest.raises(ValueError, match="interval must be a positive number"):
+        SystemService([], interval=bad)
+
+
+def test_duplicate_collector_names_are_rejected() -> None:
+    with pytest.raises(ValueError, match="two collectors are named 'load'"):
+        SystemService([FakeCollector("load", load_at), FakeCollector("load", load_at)])
+
+
+def test_non_collector_is_rejected() -> None:
+    with pytest.raises(TypeError, match="not a collector"):
+        SystemService([object()])  # type: ignore[list-item]
