@@ -372,3 +372,54 @@ def _allowed_module(type_: str | None, allowed_modules: tuple[str, ...]) -> str 
         if prefix and (module == prefix or module.startswith(prefix + ".")):
             return module
     return None
+
+
+# --- the fast path for reading many lines --------------------------------------------------------
+
+
+class _LineDecoder:
+    """Decodes a whole record in one msgspec pass, for every message registered when built.
+
+    A tagged union of one record struct per message class, keyed by ``name``, validates the
+    envelope and the data together (about as fast as decoding the bare dataclass). It is only
+    an accelerator: any line it rejects must be retried with `decode_event`, which resolves
+    names not in the union (imported since, or allowed for import), accepts the older record
+    shape and gives the precise error.
+    """
+
+    def __init__(self, classes: tuple[type[Message], ...], allowed_modules: tuple[str, ...]):
+        self.classes = classes
+        hook = partial(_dec_hook, allowed_modules)
+        records: list[type[msgspec.Struct]] = []
+        for cls in classes:
+            try:
+                msgspec.json.Decoder(cls, dec_hook=hook)
+            except Exception:
+                continue  # decode_event reports it as UnsupportedTypeError
+            fields: list[tuple[str, Any, Any]] = [
+                ("time", Annotated[datetime, msgspec.Meta(tz=True)], msgspec.NODEFAULT),
+                ("data", cls, msgspec.NODEFAULT),
+                ("seq", Annotated[int, msgspec.Meta(ge=0)], 0),
+                # A record whose type names some other class takes the slow path, which
+                # decides whether that is a mismatch.
+                ("type", Literal[_qualified(cls)] | None, None),
+                ("severity", str | None, None),
+            ]
+            records.append(
+                msgspec.defstruct(f"_Record_{len(records)}", fields, tag_field="name", tag=cls.name)
+            )
+        union: Any = typing.Union[tuple(records)] if records else _Envelope  # noqa: UP007
+        self.decode = msgspec.json.Decoder(union, dec_hook=hook).decode
+
+
+_line_decoders: dict[tuple[str, ...], _LineDecoder] = {}
+
+
+def _line_decoder(allowed_modules: tuple[str, ...]) -> _LineDecoder:
+    """The fast decoder for the current registry (rebuilt when the registry has changed)."""
+    classes = tuple(registered().values())
+    decoder = _line_decoders.get(allowed_modules)
+    if decoder is None or decoder.classes != classes:
+        decoder = _LineDecoder(classes, allowed_modules)
+        _line_decoders[allowed_modules] = decoder
+    return decoder

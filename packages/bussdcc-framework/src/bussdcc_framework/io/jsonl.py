@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
 
+import msgspec
+
 from bussdcc.event import Event
 from bussdcc.message import Message
 
 from ..codec import (
     WireError,
+    _line_decoder,
     _read_envelope,
     _read_payload,
     _resolve,
@@ -320,9 +323,11 @@ class SkippedLine(NamedTuple):
 class JsonlSource:
     """Yields recorded events from a recording root (every ``*.jsonl`` below it) or one file.
 
-    Order: files in path order (segment names sort chronologically); within a file, events
-    in time order: a file already in time order (the usual case) is yielded as written,
-    otherwise it is stably sorted by time, so events sharing a time keep their file order.
+    Order: files in path order (segment names sort chronologically, so segments come in time
+    order); within a file, the order the lines were recorded, which is the order the runtime
+    delivered the events. That order is kept even where times step backwards (a wall-clock
+    step), because it is the sequence a deterministic replay must reproduce; reading streams
+    and holds one chunk of a file at a time.
 
     Filters: ``start`` (inclusive) and ``end`` (exclusive), timezone-aware datetimes, and
     ``names``, a collection of wire names. Lines outside the filters are skipped silently
@@ -387,51 +392,64 @@ class JsonlSource:
         self.skipped = 0
         self.problems = []
         for path in self.files():
-            try:
-                events = self._read_file(path)
-            except OSError as exc:
-                self._skip(path, 0, f"cannot read file: {exc}")
-                continue
-            yield from events
+            yield from self._read_file(path)
 
-    def _read_file(self, path: Path) -> list[Event[Message]]:
+    def _read_file(self, path: Path) -> Iterator[Event[Message]]:
         start, end, names = self.start, self.end, self.names
-        allowed = self.allowed_modules
-        events: list[Event[Message]] = []
-        ordered = True
-        previous: datetime | None = None
-        with open(path, "rb") as file:
-            for line_no, line in _numbered_lines(file, self.max_line_bytes):
-                if line is None:
-                    self._skip(path, line_no, f"line longer than {self.max_line_bytes} bytes")
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    envelope = _read_envelope(line)
-                    name = envelope.name
-                    if names is not None and name is not None and name not in names:
-                        continue
-                    moment = envelope.time
-                    if (start is not None and moment < start) or (
-                        end is not None and moment >= end
-                    ):
-                        continue
-                    cls = _resolve(envelope.name, envelope.type, allowed)
-                    if names is not None and cls.name not in names:
-                        continue
-                    payload = _read_payload(envelope, cls, allowed)
-                except WireError as exc:
-                    torn = "" if line.endswith(b"\n") else "torn last line (no newline): "
-                    self._skip(path, line_no, f"{torn}{exc}")
-                    continue
-                if previous is not None and moment < previous:
-                    ordered = False
-                previous = moment
-                events.append(Event(moment, payload, envelope.seq))
-        if not ordered:
-            events.sort(key=_event_time)
-        return events
+        fast_decode = _line_decoder(self.allowed_modules).decode
+        line_no = 0
+        try:
+            with open(path, "rb") as file:
+                for first_line_no, lines, torn in _line_batches(file, self.max_line_bytes):
+                    for line_no, line in enumerate(lines, first_line_no):
+                        try:
+                            record = fast_decode(line)  # type: ignore[arg-type]  # None: slow
+                        except (msgspec.DecodeError, TypeError):
+                            last = torn and line is lines[-1]
+                            event = self._read_slowly(path, line_no, line, last)
+                            if event is not None:
+                                yield event
+                            continue
+                        moment = record.time
+                        if (
+                            (start is not None and moment < start)
+                            or (end is not None and moment >= end)
+                            or (names is not None and record.data.name not in names)
+                        ):
+                            continue
+                        yield Event(moment, record.data, record.seq)
+        except OSError as exc:
+            where = f"after line {line_no}" if line_no else "at its start"
+            self._skip(path, line_no, f"cannot read the file ({where}): {exc}")
+
+    def _read_slowly(
+        self, path: Path, line_no: int, line: bytes | None, torn: bool
+    ) -> Event[Message] | None:
+        """Decode a line the fast decoder rejected: precise errors, filters, allowed imports."""
+        if line is None:
+            self._skip(path, line_no, f"line longer than {self.max_line_bytes} bytes")
+            return None
+        if not line.strip():
+            return None
+        try:
+            envelope = _read_envelope(line)
+            name = envelope.name
+            if self.names is not None and name is not None and name not in self.names:
+                return None
+            moment = envelope.time
+            if (self.start is not None and moment < self.start) or (
+                self.end is not None and moment >= self.end
+            ):
+                return None
+            cls = _resolve(name, envelope.type, self.allowed_modules)
+            if self.names is not None and cls.name not in self.names:
+                return None
+            payload = _read_payload(envelope, cls, self.allowed_modules)
+        except WireError as exc:
+            prefix = "torn last line (no newline): " if torn else ""
+            self._skip(path, line_no, f"{prefix}{exc}")
+            return None
+        return Event(moment, payload, envelope.seq)
 
     def _skip(self, path: Path, line_no: int, reason: str) -> None:
         self.skipped += 1
@@ -442,24 +460,41 @@ class JsonlSource:
             logger.warning("more lines skipped in %s; not reporting each", self.path)
 
 
-def _event_time(evt: Event[Message]) -> datetime:
-    return evt.time
+def _line_batches(file: IO[bytes], limit: int) -> Iterator[tuple[int, list[bytes | None], bool]]:
+    """The file's lines in batches: ``(number of the first line, lines, torn)``.
+
+    Lines come without their newline; a line longer than ``limit`` bytes is replaced by None
+    and never held in memory whole. ``torn`` is True for the final batch when the file does
+    not end with a newline (its last line was cut off, or simply not terminated).
+    """
+    chunk_size = max(1, min(_CHUNK_BYTES, limit))
+    line_no = 1
+    carry = bytearray()  # the start of a line that continues in the next chunk
+    dropping = False  # inside an oversize line: discard up to its newline
+    while chunk := file.read(chunk_size):
+        parts = chunk.split(b"\n")
+        tail = parts.pop()
+        lines: list[bytes | None] = list(parts)
+        if lines:
+            # Lines wholly inside a chunk are at most chunk_size <= limit bytes long; only
+            # the first, continuing the previous chunk's tail, can be longer.
+            if dropping:
+                lines[0] = None
+            elif carry:
+                first = lines[0]
+                assert first is not None
+                lines[0] = None if len(carry) + len(first) > limit else bytes(carry + first)
+            carry.clear()
+            dropping = False
+            yield line_no, lines, False
+            line_no += len(lines)
+        if not dropping:
+            carry += tail
+            if len(carry) > limit:
+                dropping = True
+                carry.clear()
+    if dropping or carry:
+        yield line_no, [None if dropping else bytes(carry)], True
 
 
-def _numbered_lines(file: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """``(line number, line)`` pairs; ``None`` stands for a line over ``limit`` bytes."""
-    line_no = 0
-    while True:
-        line = file.readline(limit)
-        if not line:
-            return
-        line_no += 1
-        if len(line) >= limit and not line.endswith(b"\n"):
-            # Discard the rest of the oversize line without holding it in memory.
-            while True:
-                rest = file.readline(limit)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield line_no, None
-            continue
-        yield line_no, line
+_CHUNK_BYTES = 1 << 20
