@@ -11,7 +11,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 from .bus import EventBus
 from .clock import ClockProtocol, SystemClock
@@ -268,30 +268,54 @@ class ThreadedRuntime(Runtime):
 
 
 class SignalRuntime(Runtime):
-    """A runtime driven by POSIX signals while `run()` blocks in the main thread.
+    """A runtime driven by POSIX signals.
 
-    SIGINT and SIGTERM shut it down; SIGHUP emits ``system.reload``; SIGUSR1 and SIGUSR2
-    emit ``system.signal``. The previous handlers are restored when `run()` returns.
+    From the main thread, `boot()` installs the handlers (so a signal arriving at any point
+    after boot is handled): SIGINT and SIGTERM shut it down; SIGHUP emits ``system.reload``;
+    SIGUSR1 and SIGUSR2 emit ``system.signal``. The previous handlers are restored when the
+    runtime has shut down (by `run()` returning, or by a shutdown run in the main thread).
     """
 
     shutdown_signals = (signal.SIGINT, signal.SIGTERM)
+    handled_signals = (*shutdown_signals, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+    def __init__(self, *, clock: ClockProtocol | None = None) -> None:
+        super().__init__(clock=clock)
+        self._previous_handlers: dict[int, Any] = {}
+
+    def _before_boot(self) -> None:
+        super()._before_boot()
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handlers = {
+                sig: signal.signal(sig, self._on_signal) for sig in self.handled_signals
+            }
+
+    def _after_shutdown(self) -> None:
+        super()._after_shutdown()
+        self._restore_handlers()
+
+    def _restore_handlers(self) -> None:
+        # signal.signal only works in the main thread; a shutdown finished elsewhere leaves
+        # the restore to run(), which the main thread returns through.
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous, self._previous_handlers = self._previous_handlers, {}
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
     def run(self) -> None:
-        """Install the handlers, boot, block until shutdown, restore the handlers.
+        """Boot, block until shutdown, restore the previous handlers.
 
         Raises:
             RuntimeError: when not called from the main thread (Python delivers signals there).
         """
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("SignalRuntime.run() must be called from the main thread")
-        handled = (*self.shutdown_signals, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
             self.boot()
             self.wait()
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            self._restore_handlers()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # A signal handler interrupts the main thread at any point, so it only hands work to
