@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import subprocess
+import time
 from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest
 
 from bussdcc_system_health.message import (
+    CoreUsage,
     CpuUsageUpdated,
     DiskUsageUpdated,
     Filesystem,
@@ -39,23 +41,44 @@ from bussdcc_system_health.telemetry.rates import InterfaceCounters
 # --- CPU, memory, load ------------------------------------------------------------------------
 
 
-def test_cpu_busy_excludes_idle_and_iowait() -> None:
-    total = NS(user=30.0, system=10.0, iowait=5.0, idle=50.0)
-    cores = [
-        NS(user=60.0, system=20.0, iowait=10.0, idle=0.0),
-        NS(user=0, system=0, iowait=0, idle=100),
+def test_cpu_first_sample_is_a_baseline_then_shares_per_interval() -> None:
+    readings = [
+        (
+            {"user": 100.0, "system": 50.0, "idle": 800.0, "iowait": 50.0},
+            [
+                {"user": 60.0, "system": 20.0, "idle": 400.0, "iowait": 20.0},
+                {"user": 40.0, "system": 30.0, "idle": 400.0, "iowait": 30.0},
+            ],
+        ),
+        (
+            {"user": 130.0, "system": 60.0, "idle": 850.0, "iowait": 60.0},
+            [
+                {"user": 87.0, "system": 21.0, "idle": 400.0, "iowait": 22.0},
+                {"user": 43.0, "system": 39.0, "idle": 450.0, "iowait": 38.0},
+            ],
+        ),
     ]
-    msg = CpuCollector(read=lambda: (total, cores)).collect(0.0)
-    assert msg.user == 30.0
-    assert msg.iowait == 5.0
-    assert msg.busy == 45.0
-    assert [(c.core, c.busy) for c in msg.cores] == [(0, 90.0), (1, 0.0)]
+    collector = CpuCollector(read=lambda: readings.pop(0))
+    assert collector.collect(0.0) is None
+    msg = collector.collect(1.0)
+    assert msg == CpuUsageUpdated(
+        user=30.0,
+        system=10.0,
+        iowait=10.0,
+        idle=50.0,
+        busy=40.0,
+        cores=(
+            CoreUsage(0, 90.0, 3.3, 6.7, 0.0, 93.3),
+            CoreUsage(1, 4.3, 12.9, 11.4, 71.4, 17.2),
+        ),
+    )
 
 
-def test_cpu_without_iowait_field_counts_it_as_zero() -> None:
-    total = NS(user=10.0, system=5.0, idle=85.0)  # what psutil gives on macOS
-    msg = CpuCollector(read=lambda: (total, [])).collect(0.0)
-    assert (msg.iowait, msg.busy, msg.cores) == (0.0, 15.0, ())
+def test_cpu_reading_with_no_elapsed_time_is_not_reported_as_busy() -> None:
+    same = {"user": 5.0, "system": 5.0, "idle": 5.0}
+    collector = CpuCollector(read=lambda: (same, [same]))
+    collector.collect(0.0)
+    assert collector.collect(0.0) is None
 
 
 def test_memory_and_swap() -> None:
@@ -279,6 +302,8 @@ def test_real_collectors_report_plausible_values() -> None:
     assert len({c.name for c in collectors}) == len(collectors)
     by_type = {}
     for now in (0.0, 0.5):  # the second round gives the network collector an interval
+        if now:
+            time.sleep(0.2)  # let the kernel account some CPU time: rates need real time
         for collector in collectors:
             msg = collector.collect(now)
             if msg is not None:

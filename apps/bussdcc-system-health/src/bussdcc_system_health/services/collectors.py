@@ -31,6 +31,7 @@ from ..message import (
     TemperatureUpdated,
     ThrottlingUpdated,
 )
+from ..telemetry.cpu import cpu_shares
 from ..telemetry.filesystems import Mount, real_filesystems
 from ..telemetry.rates import InterfaceCounters, interface_throughput
 from ..telemetry.throttling import decode_throttled, parse_throttled
@@ -39,6 +40,7 @@ __all__ = [
     "GET_THROTTLED_SYSFS",
     "Collector",
     "CpuCollector",
+    "CpuTimes",
     "DiskCollector",
     "LoadCollector",
     "MemoryCollector",
@@ -63,48 +65,59 @@ class Collector(Protocol):
         ...
 
 
-def _busy(idle: float, iowait: float) -> float:
-    # As psutil.cpu_percent counts it: on Linux iowait is not part of idle, yet no work is done.
-    return round(min(100.0, max(0.0, 100.0 - idle - iowait)), 1)
+CpuTimes = Mapping[str, float]
+"""Cumulative seconds per CPU state, as the fields of `psutil.cpu_times`."""
 
 
-def _cpu_times_percent() -> tuple[Any, list[Any]]:
-    # interval=None compares with the previous call (or with psutil's import): never blocks.
+def _cpu_times() -> tuple[CpuTimes, list[CpuTimes]]:
     return (
-        psutil.cpu_times_percent(interval=None),
-        psutil.cpu_times_percent(interval=None, percpu=True),
+        psutil.cpu_times()._asdict(),
+        [core._asdict() for core in psutil.cpu_times(percpu=True)],
     )
 
 
 class CpuCollector:
-    """CPU time shares since the previous sample, whole machine and per core."""
+    """CPU time shares since the previous sample, whole machine and per core.
+
+    Differences the cumulative CPU time counters itself (see `cpu_shares`) rather than use
+    psutil's ``cpu_times_percent(interval=None)``, whose "previous call" is one global
+    shared by every caller in the process. The first sample only records the counters and
+    reports nothing (None), as does a sample taken before any CPU time has passed. A core
+    whose share cannot be computed is left out of ``cores``.
+    """
 
     name = "cpu"
 
-    def __init__(self, read: Callable[[], tuple[Any, Sequence[Any]]] = _cpu_times_percent) -> None:
+    def __init__(
+        self, read: Callable[[], tuple[CpuTimes, Sequence[CpuTimes]]] = _cpu_times
+    ) -> None:
         self._read = read
+        self._previous: tuple[CpuTimes, Sequence[CpuTimes]] | None = None
 
-    def collect(self, now: float) -> CpuUsageUpdated:
-        total, per_core = self._read()
-        cores = tuple(
-            CoreUsage(
-                core=index,
-                user=float(core.user),
-                system=float(core.system),
-                iowait=float(getattr(core, "iowait", 0.0)),
-                idle=float(core.idle),
-                busy=_busy(core.idle, getattr(core, "iowait", 0.0)),
-            )
-            for index, core in enumerate(per_core)
-        )
-        iowait = float(getattr(total, "iowait", 0.0))  # Linux-only field
+    def collect(self, now: float) -> CpuUsageUpdated | None:
+        current = self._read()
+        previous, self._previous = self._previous, current
+        if previous is None:
+            return None
+        total = cpu_shares(previous[0], current[0])
+        if total is None:
+            return None
+        cores = []
+        for index, (before, after) in enumerate(zip(previous[1], current[1], strict=False)):
+            shares = cpu_shares(before, after)
+            if shares is not None:
+                cores.append(
+                    CoreUsage(
+                        index, shares.user, shares.system, shares.iowait, shares.idle, shares.busy
+                    )
+                )
         return CpuUsageUpdated(
-            user=float(total.user),
-            system=float(total.system),
-            iowait=iowait,
-            idle=float(total.idle),
-            busy=_busy(total.idle, iowait),
-            cores=cores,
+            user=total.user,
+            system=total.system,
+            iowait=total.iowait,
+            idle=total.idle,
+            busy=total.busy,
+            cores=tuple(cores),
         )
 
 
