@@ -9,8 +9,7 @@ time, enums, UUID, Path, nested dataclasses, list/tuple/set/frozenset/dict, Opti
 Literal, and an `Event` held in a field (written as a nested record of the same shape).
 
 Limits (JSON's or msgspec's): non-finite floats are written as ``null`` (so a ``float`` field
-holding NaN or infinity will not validate when read back), integers must fit in 64 bits, a
-field typed ``Any`` comes back as plain JSON data (lists, dicts, str), and a union may hold at
+holding NaN or infinity will not validate when read back), a field typed ``Any`` comes back as plain JSON data (lists, dicts, str), and a union may hold at
 most one string-like and one object-like type (msgspec's rule for unambiguous JSON).
 
 Types are resolved by wire name through the registry of already-imported messages
@@ -208,8 +207,8 @@ def encode_event(evt: Event[Any]) -> bytes:
     """Encode ``evt`` as one wire record: a single JSON line without the trailing newline.
 
     Raises `UnencodableError` (a `WireError`) naming the event and the value when the payload
-    holds something JSON cannot carry (an arbitrary object, a lone surrogate, an integer beyond
-    64 bits, a cycle); `TypeError` if ``evt`` is not an `Event`.
+    holds something JSON cannot carry (an arbitrary object, a lone surrogate, a float dict
+    key, a cycle); `TypeError` if ``evt`` is not an `Event`.
     """
     _check_event(evt)
     try:
@@ -272,6 +271,8 @@ def _read_envelope(line: bytes | str) -> _Envelope:
         raise MalformedLineError(f"not valid JSON: {exc}") from None
     except UnicodeEncodeError as exc:
         raise MalformedLineError(f"not valid UTF-8: {exc}") from None
+    except RecursionError:
+        raise MalformedLineError("not an event record: nested too deeply") from None
     except TypeError as exc:
         raise TypeError(f"line must be bytes or str, got {type(line).__qualname__}") from exc
 
