@@ -191,7 +191,9 @@ def _record(evt: Event[Any]) -> _Record:
 def _enc_hook(value: Any) -> Any:
     if isinstance(value, PurePath):
         return str(value)
-    raise TypeError(f"values of type {type(value).__qualname__} are not serialisable: {value!r}")
+    # No repr here: it may be huge, slow or itself broken.
+    cls = type(value)
+    raise TypeError(f"values of type {cls.__module__}.{cls.__qualname__} are not serialisable")
 
 
 _encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)

@@ -203,7 +203,8 @@ class JsonlSink:
         self._apply_retention(timestamp, keep=path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            file = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across calls
+            # Unbuffered append (one write per line); readable to check how the file ends.
+            file = open(path, "a+b", buffering=0)  # noqa: SIM115 - kept open across calls
         except OSError as exc:
             self._failure = self._failed(exc, path)
             return failure

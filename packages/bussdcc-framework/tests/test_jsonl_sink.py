@@ -1,0 +1,328 @@
+"""JsonlSink: segments chosen by event time, whole lines, flush modes, retention, disk errors."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bussdcc.event import Event
+from bussdcc.message import Message
+from bussdcc_framework.codec import UnencodableError, decode_event
+from bussdcc_framework.io._segments import parse_segment_path, segment_relpath, segment_window
+from bussdcc_framework.io.jsonl import JsonlSink, SegmentWriteError
+
+T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+
+
+@dataclass(slots=True, frozen=True)
+class Sample(Message):
+    name = "test.sink.sample"
+    n: int
+    text: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class Anything(Message):
+    name = "test.sink.anything"
+    value: Any
+
+
+def at(seconds: float, n: int = 0, text: str = "") -> Event[Sample]:
+    return Event(T0 + timedelta(seconds=seconds), Sample(n, text), n)
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def segment_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.jsonl"))
+
+
+# --- segment naming (pure) -----------------------------------------------------------------------
+
+
+def test_segment_window_aligns_down_to_the_interval_since_midnight_utc() -> None:
+    ts = datetime(2026, 3, 9, 12, 7, 31, tzinfo=UTC).timestamp()
+    start, end = segment_window(ts, 600)
+    assert datetime.fromtimestamp(start, UTC) == datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+    assert end - start == 600
+    assert segment_relpath(start) == "2026-03-09/12-00-00.jsonl"
+
+
+def test_the_last_segment_of_a_day_ends_at_midnight() -> None:
+    # 7 does not divide a day: windows restart at midnight instead of drifting across days.
+    late = datetime(2026, 3, 9, 23, 59, 59, tzinfo=UTC).timestamp()
+    start, end = segment_window(late, 7)
+    assert datetime.fromtimestamp(end, UTC) == datetime(2026, 3, 10, tzinfo=UTC)
+    assert (start - datetime(2026, 3, 9, tzinfo=UTC).timestamp()) % 7 == 0
+    first = segment_window(end, 7)
+    assert first == (end, end + 7)
+
+
+def test_segment_names_parse_back_and_others_do_not() -> None:
+    start = datetime(2026, 3, 9, 12, 10, tzinfo=UTC).timestamp()
+    assert parse_segment_path("2026-03-09", "12-10-00.jsonl") == start
+    for day, name in [
+        ("2026-03-09", "notes.jsonl"),
+        ("misc", "12-10-00.jsonl"),
+        ("2026-03-09", "12-10-00.txt"),
+    ]:
+        assert parse_segment_path(day, name) is None
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def test_each_event_lands_in_the_segment_of_its_own_time(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, interval=600)
+    for seconds, n in [(1, 1), (599.999, 2), (600, 3), (3600 * 12 + 5, 4), (30, 5)]:
+        sink.handle(at(seconds, n))
+    sink.stop()
+    assert segment_files(tmp_path) == [
+        "2026-03-09/12-00-00.jsonl",
+        "2026-03-09/12-10-00.jsonl",
+        "2026-03-10/00-00-00.jsonl",
+    ]
+    # The late event (30 s) went back to the segment its time belongs to.
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-00-00.jsonl")] == [1, 2, 5]
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-10-00.jsonl")] == [3]
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-10/00-00-00.jsonl")] == [4]
+
+
+def test_lines_are_wire_records_that_decode_back_to_the_events(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path)
+    events = [at(i, i, "x" * i) for i in range(5)]
+    for evt in events:
+        sink.handle(evt)
+    sink.stop()
+    raw = (tmp_path / "2026-03-09/12-00-00.jsonl").read_bytes()
+    assert raw.endswith(b"\n")
+    assert [decode_event(line) for line in raw.splitlines()] == events
+
+
+def test_flush_per_event_makes_each_line_visible_before_handle_returns(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path)
+    segment = tmp_path / "2026-03-09/12-00-00.jsonl"
+    for n in range(3):
+        sink.handle(at(n, n))
+        assert len(segment.read_bytes().splitlines()) == n + 1
+    assert sink.path == segment
+    sink.stop()
+
+
+def test_batched_mode_writes_every_batch_size_events_and_at_stop(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, flush="batch", batch_size=3)
+    segment = tmp_path / "2026-03-09/12-00-00.jsonl"
+    for n in range(2):
+        sink.handle(at(n, n))
+    assert segment.read_bytes() == b""
+    sink.handle(at(2, 2))
+    assert len(lines(segment)) == 3
+    sink.handle(at(3, 3))
+    assert len(lines(segment)) == 3
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(segment)] == [0, 1, 2, 3]
+
+
+def test_batched_lines_are_written_to_their_segment_before_switching(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, interval=60, flush="batch", batch_size=100)
+    sink.handle(at(1, 1))
+    sink.handle(at(61, 2))
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-00-00.jsonl")] == [1]
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-01-00.jsonl")] == [2]
+
+
+def test_fsync_mode_writes_the_same_lines(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, fsync=True)
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert lines(tmp_path / "2026-03-09/12-00-00.jsonl")[0]["data"] == {"n": 1, "text": ""}
+
+
+def test_appending_after_a_torn_line_ends_the_fragment_first(tmp_path: Path) -> None:
+    segment = tmp_path / "2026-03-09/12-00-00.jsonl"
+    segment.parent.mkdir(parents=True)
+    segment.write_bytes(b'{"time":"2026-03-09T12:00:00Z","seq":0,"na')  # a crash mid-line
+    sink = JsonlSink(tmp_path)
+    sink.handle(at(5, 5))
+    sink.stop()
+    torn, good = segment.read_bytes().splitlines()
+    assert torn.endswith(b'"na')
+    assert decode_event(good) == at(5, 5)
+
+
+def test_an_unencodable_event_raises_and_writes_nothing(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path)
+    sink.handle(at(1, 1))
+    with pytest.raises(UnencodableError):
+        sink.handle(Event(T0, Anything(object())))
+    sink.handle(at(2, 2))
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-00-00.jsonl")] == [1, 2]
+
+
+def test_the_sink_can_be_used_again_after_stop(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path)
+    sink.handle(at(1, 1))
+    sink.stop()
+    sink.handle(at(2, 2))
+    sink.stop()
+    assert len(lines(tmp_path / "2026-03-09/12-00-00.jsonl")) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"interval": 0}, ValueError),
+        ({"interval": 1.5}, ValueError),
+        ({"interval": 86_401}, ValueError),
+        ({"interval": True}, ValueError),
+        ({"flush": "never"}, ValueError),
+        ({"flush": "batch", "batch_size": 0}, ValueError),
+        ({"retention_age": -1}, ValueError),
+        ({"retention_age": timedelta(0)}, ValueError),
+        ({"retention_bytes": -5}, ValueError),
+    ],
+)
+def test_bad_arguments_are_rejected_at_construction(
+    tmp_path: Path, kwargs: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        JsonlSink(tmp_path, **kwargs)
+
+
+def test_a_root_that_is_not_a_path_is_rejected() -> None:
+    with pytest.raises(TypeError, match="root"):
+        JsonlSink(42)  # type: ignore[arg-type]
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+def _make_segment(root: Path, when: datetime, size: int) -> Path:
+    path = root / segment_relpath(when.timestamp())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * (size - 1) + b"\n")
+    return path
+
+
+def test_retention_by_age_deletes_old_segments_and_their_emptied_day_folders(
+    tmp_path: Path,
+) -> None:
+    old = _make_segment(tmp_path, T0 - timedelta(days=3), 10)
+    recent = _make_segment(tmp_path, T0 - timedelta(hours=1), 10)
+    notes = tmp_path / "README.txt"
+    notes.write_text("not a segment")
+    sink = JsonlSink(tmp_path, retention_age=timedelta(days=1))
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert not old.exists()
+    assert not old.parent.exists()
+    assert recent.exists()
+    assert notes.exists()
+
+
+def test_retention_by_bytes_deletes_oldest_first_but_never_the_current_segment(
+    tmp_path: Path,
+) -> None:
+    oldest = _make_segment(tmp_path, T0 - timedelta(hours=3), 100)
+    older = _make_segment(tmp_path, T0 - timedelta(hours=2), 100)
+    newer = _make_segment(tmp_path, T0 - timedelta(hours=1), 100)
+    current = _make_segment(tmp_path, T0, 1000)  # already over the limit on its own
+    sink = JsonlSink(tmp_path, retention_bytes=250)
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert not oldest.exists() and not older.exists() and not newer.exists()
+    assert current.exists()
+
+
+def test_retention_by_bytes_keeps_what_fits(tmp_path: Path) -> None:
+    oldest = _make_segment(tmp_path, T0 - timedelta(hours=3), 100)
+    older = _make_segment(tmp_path, T0 - timedelta(hours=2), 100)
+    newer = _make_segment(tmp_path, T0 - timedelta(hours=1), 100)
+    sink = JsonlSink(tmp_path, retention_bytes=200)
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert not oldest.exists()
+    assert older.exists() and newer.exists()
+
+
+def test_retention_runs_again_when_each_new_segment_opens(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path, interval=60, retention_age=120)
+    for minute in range(5):
+        sink.handle(at(minute * 60, minute))
+    sink.stop()
+    assert segment_files(tmp_path) == [
+        "2026-03-09/12-02-00.jsonl",
+        "2026-03-09/12-03-00.jsonl",
+        "2026-03-09/12-04-00.jsonl",
+    ]
+
+
+# --- disk errors ---------------------------------------------------------------------------------
+# Tests run as root, where a read-only mode does not stop writes, so failures are real ones:
+# a segment that is a symlink to /dev/full (ENOSPC on every write) and a day folder that is
+# a regular file (opening a segment below it fails with ENOTDIR).
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Path:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux)")
+    segment = tmp_path / "2026-03-09/12-00-00.jsonl"
+    segment.parent.mkdir(parents=True)
+    segment.symlink_to("/dev/full")
+    return segment
+
+
+def test_disk_full_raises_a_clear_error_and_the_next_segment_is_written(
+    tmp_path: Path, full_disk: Path
+) -> None:
+    sink = JsonlSink(tmp_path, interval=600)
+    with pytest.raises(SegmentWriteError) as caught:
+        sink.handle(at(1, 1))
+    assert isinstance(caught.value, OSError)
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(full_disk)
+    assert "next segment" in str(caught.value)
+    # Events of the broken segment's window are dropped, each with the error...
+    with pytest.raises(SegmentWriteError):
+        sink.handle(at(2, 2))
+    # ...and the next segment starts afresh.
+    sink.handle(at(600, 3))
+    sink.handle(at(601, 4))
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-10-00.jsonl")] == [3, 4]
+
+
+def test_disk_full_in_batched_mode_is_reported_when_the_batch_is_written(
+    tmp_path: Path, full_disk: Path
+) -> None:
+    sink = JsonlSink(tmp_path, flush="batch", batch_size=2)
+    sink.handle(at(1, 1))
+    with pytest.raises(SegmentWriteError):
+        sink.handle(at(2, 2))
+    sink.handle(at(700, 3))
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-10-00.jsonl")] == [3]
+
+
+def test_an_unopenable_segment_raises_until_the_next_segment(tmp_path: Path) -> None:
+    (tmp_path / "2026-03-09").write_text("a file where the day folder should be")
+    sink = JsonlSink(tmp_path, interval=3600)
+    for n in range(2):
+        with pytest.raises(SegmentWriteError) as caught:
+            sink.handle(at(n, n))
+        assert "2026-03-09" in str(caught.value)
+    sink.handle(at(12 * 3600, 9))  # the next day: a different folder
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-10/00-00-00.jsonl")] == [9]
