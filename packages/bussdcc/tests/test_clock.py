@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -94,7 +95,12 @@ def test_a_sleeper_wakes_only_when_the_clock_passes_its_deadline(
 ) -> None:
     clock = ManualClock()
     woke_at: list[float] = []
-    thread = spawn(lambda: (clock.sleep(5), woke_at.append(clock.monotonic())))
+
+    def sleeper() -> None:
+        clock.sleep(5)
+        woke_at.append(clock.monotonic())
+
+    thread = spawn(sleeper)
 
     assert clock.wait_for_sleepers(1, WAIT)
     clock.advance(4.9)
@@ -113,8 +119,13 @@ def test_advance_wakes_sleepers_in_deadline_order_at_their_deadlines(
 ) -> None:
     clock = ManualClock()
     woke: list[tuple[str, float]] = []
+
+    def sleeper(name: str, seconds: float) -> None:
+        clock.sleep(seconds)
+        woke.append((name, clock.monotonic()))
+
     for name, seconds in (("late", 3.0), ("early", 1.0), ("middle", 2.0)):
-        spawn(lambda n=name, s=seconds: (clock.sleep(s), woke.append((n, clock.monotonic()))))
+        spawn(functools.partial(sleeper, name, seconds))
     assert clock.wait_for_sleepers(3, WAIT)
 
     clock.advance(10)
@@ -148,8 +159,14 @@ def test_jump_wakes_every_due_sleeper_at_the_target_time(
     clock = ManualClock()
     woke: list[float] = []
     done = threading.Barrier(3)
+
+    def sleeper(seconds: float) -> None:
+        clock.sleep(seconds)
+        woke.append(clock.monotonic())
+        done.wait(WAIT)
+
     for seconds in (1.0, 2.0):
-        spawn(lambda s=seconds: (clock.sleep(s), woke.append(clock.monotonic()), done.wait(WAIT)))
+        spawn(functools.partial(sleeper, seconds))
     assert clock.wait_for_sleepers(2, WAIT)
 
     clock.jump(5)
@@ -225,7 +242,12 @@ def test_replay_clock_wakes_sleepers_as_replayed_time_passes(
 ) -> None:
     clock = ReplayClock(START, speed=0)
     woke: list[datetime] = []
-    thread = spawn(lambda: (clock.sleep(60), woke.append(clock.now_utc())))
+
+    def sleeper() -> None:
+        clock.sleep(60)
+        woke.append(clock.now_utc())
+
+    thread = spawn(sleeper)
     assert clock.wait_for_sleepers(1, WAIT)
 
     clock.advance_to(START + timedelta(minutes=5))

@@ -177,7 +177,13 @@ class ManualClock:
             return thread in self._sleepers or not thread.is_alive()
 
         self._cond.wait_for(woke, self._step_timeout)
-        self._cond.wait_for(settled, self._step_timeout)
+        # A thread that ends never notifies the condition, so poll for that case.
+        give_up = time.monotonic() + self._step_timeout
+        while not settled():
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                break
+            self._cond.wait(min(remaining, _CANCEL_POLL))
 
     def _step_to(self, target: float) -> None:
         # Caller holds self._cond.

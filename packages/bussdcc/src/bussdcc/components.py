@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["BootFailure", "DeviceManager", "InterfaceManager", "ProcessManager"]
 
 C = TypeVar("C", Device, Process)
+D = TypeVar("D", bound=Device)
+P = TypeVar("P", bound=Process)
 
 
 class BootFailure(Exception):
@@ -141,14 +143,15 @@ class DeviceManager(_Registry[Device]):
             raise TypeError(f"expected a Device, got {type(item).__name__}")
         return item
 
-    def attach(self, device: Device) -> Device:
+    def attach(self, device: D) -> D:
         """Register a device (connecting it now if the runtime is running).
 
         Raises:
             TypeError: if ``device`` is not a `Device`.
             ValueError: if its id is taken.
         """
-        return self.add(device)
+        self.add(device)
+        return device
 
     def detach(self, device_id: str) -> Device:
         """Disconnect and forget a device."""
@@ -215,14 +218,15 @@ class ProcessManager(_Registry[Process]):
             raise TypeError(f"{item!r}.subscriptions must be a non-empty tuple of Message types")
         return item
 
-    def register(self, process: Process) -> Process:
+    def register(self, process: P) -> P:
         """Register a process (starting it now if the runtime is running).
 
         Raises:
             TypeError: if ``process`` is not a `Process`.
             ValueError: if its name is taken.
         """
-        return self.add(process)
+        self.add(process)
+        return process
 
     def unregister(self, name: str) -> Process:
         """Stop, detach and forget a process."""

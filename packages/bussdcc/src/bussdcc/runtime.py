@@ -11,7 +11,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .bus import EventBus
 from .clock import ClockProtocol, SystemClock
@@ -33,6 +33,10 @@ from .supervisor import ServiceSupervisor, current_service
 from .version import __version__
 
 __all__ = ["BootError", "Phase", "Runtime", "SignalRuntime", "ThreadedRuntime"]
+
+D = TypeVar("D", bound=Device)
+P = TypeVar("P", bound=Process)
+S = TypeVar("S", bound=Service)
 
 Phase = Literal["created", "booting", "running", "stopping", "stopped"]
 
@@ -80,16 +84,19 @@ class Runtime:
 
     # -- registration (seed-style forms of the manager calls) -------------------------------
 
-    def attach_device(self, device: Device) -> Device:
+    # Each returns its argument typed as given, so `p = rt.register_process(MyProc())` keeps
+    # MyProc's own attributes visible to a type checker.
+
+    def attach_device(self, device: D) -> D:
         return self.devices.attach(device)
 
-    def register_process(self, process: Process) -> Process:
+    def register_process(self, process: P) -> P:
         return self.processes.register(process)
 
-    def register_interface(self, interface: Process) -> Process:
+    def register_interface(self, interface: P) -> P:
         return self.interfaces.register(interface)
 
-    def register_service(self, service: Service) -> Service:
+    def register_service(self, service: S) -> S:
         return self.services.register(service)
 
     def emit(self, message: Message) -> Event[Message]:

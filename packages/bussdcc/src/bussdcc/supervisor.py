@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .bus import Subscription, describe_failure
 from .component import Service, overrides
@@ -31,6 +31,8 @@ __all__ = ["ServiceState", "ServiceStatus", "ServiceSupervisor"]
 ServiceState = Literal[
     "registered", "starting", "running", "backoff", "stopped", "failed", "abandoned"
 ]
+
+S = TypeVar("S", bound=Service)
 
 _owner = threading.local()
 
@@ -122,7 +124,7 @@ class ServiceSupervisor:
 
     # -- registration ----------------------------------------------------------------------
 
-    def register(self, service: Service) -> Service:
+    def register(self, service: S) -> S:
         """Add a service; it starts at once if the runtime is running (and it is enabled).
 
         Raises:
