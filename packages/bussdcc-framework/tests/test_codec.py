@@ -216,6 +216,11 @@ def _line(**record: Any) -> str:
         (b'{"time": "2026-03-09T12:00:00Z", "na', MalformedLineError, "truncated"),
         (b"\xff\xfe\x00garbage", MalformedLineError, "malformed"),
         (b"", MalformedLineError, "not valid JSON"),
+        (
+            b'{"time": "2026-03-09T12:00:00Z", "name": "test.codec.gauge", "data": {"v": "\xff"}}',
+            MalformedLineError,
+            "UTF-8",
+        ),
         (b'{"time": "2026-03-09T12:00:00Z", "data": ' + b"[" * 100_000, MalformedLineError, "deep"),
         ("[1, 2]", EnvelopeError, "Expected `object`"),
         ('{"seq": 1, "name": "test.codec.gauge", "data": {"value": 1}}', EnvelopeError, "`time`"),

@@ -271,7 +271,7 @@ def _read_envelope(line: bytes | str) -> _Envelope:
         raise EnvelopeError(f"not an event record: {exc}") from None
     except msgspec.DecodeError as exc:
         raise MalformedLineError(f"not valid JSON: {exc}") from None
-    except UnicodeEncodeError as exc:
+    except UnicodeError as exc:  # invalid UTF-8 in the bytes, or lone surrogates in a str
         raise MalformedLineError(f"not valid UTF-8: {exc}") from None
     except RecursionError:
         raise MalformedLineError("not an event record: nested too deeply") from None
@@ -290,6 +290,10 @@ def _read_payload(
         payload: Message = decoder.decode(envelope.data)
     except msgspec.ValidationError as exc:
         raise InvalidDataError(f"{cls.name!r} data does not validate: {exc}") from None
+    except UnicodeError as exc:
+        raise MalformedLineError(f"{cls.name!r} data is not valid UTF-8: {exc}") from None
+    except RecursionError:
+        raise MalformedLineError(f"{cls.name!r} data is nested too deeply") from None
     return payload
 
 

@@ -405,7 +405,7 @@ class JsonlSource:
                     for line_no, line in enumerate(lines, first_line_no):
                         try:
                             record = fast_decode(line)  # type: ignore[arg-type]  # None: slow
-                        except (msgspec.DecodeError, TypeError, RecursionError):
+                        except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
                             last = torn and line is lines[-1]
                             event = self._read_slowly(path, line_no, line, last)
                             if event is not None:
