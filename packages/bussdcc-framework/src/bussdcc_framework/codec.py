@@ -9,8 +9,9 @@ time, enums, UUID, Path, nested dataclasses, list/tuple/set/frozenset/dict, Opti
 Literal, and an `Event` held in a field (written as a nested record of the same shape).
 
 Limits (JSON's or msgspec's): non-finite floats are written as ``null`` (so a ``float`` field
-holding NaN or infinity will not validate when read back), a field typed ``Any`` comes back as plain JSON data (lists, dicts, str), and a union may hold at
-most one string-like and one object-like type (msgspec's rule for unambiguous JSON).
+holding NaN or infinity will not validate when read back), a field typed ``Any`` comes back as
+plain JSON data (lists, dicts, str), and a union may hold at most one string-like and one
+object-like type (msgspec's rule for unambiguous JSON).
 
 Types are resolved by wire name through the registry of already-imported messages
 (`bussdcc.message.lookup`). A module is imported only when the caller passes
