@@ -32,6 +32,10 @@ D = TypeVar("D", bound=Device)
 P = TypeVar("P", bound=Process)
 
 
+def _a(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 class BootFailure(Exception):
     """A required component failed to come up; carries its name and the error text."""
 
@@ -71,7 +75,7 @@ class _Registry(Generic[C]):
         key = self._key(component)
         with self._lock:
             if key in self._items:
-                raise ValueError(f"a {self.kind} named {key!r} is already registered")
+                raise ValueError(f"{_a(self.kind)} {self.kind} named {key!r} is already registered")
             self._items[key] = component
             if self._active and self._bring_up(component) is None:
                 self._up.append(key)
@@ -212,7 +216,8 @@ class ProcessManager(_Registry[Process]):
 
     def _check(self, item: object) -> Process:
         if not isinstance(item, Process):
-            raise TypeError(f"expected a {self.kind.capitalize()}, got {type(item).__name__}")
+            kind = self.kind.capitalize()
+            raise TypeError(f"expected {_a(kind)} {kind}, got {type(item).__name__}")
         subs = item.subscriptions
         if not isinstance(subs, tuple) or not subs:
             raise TypeError(f"{item!r}.subscriptions must be a non-empty tuple of Message types")
