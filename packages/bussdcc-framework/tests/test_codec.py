@@ -217,7 +217,8 @@ def _line(**record: Any) -> str:
         (b"\xff\xfe\x00garbage", MalformedLineError, "malformed"),
         (b"", MalformedLineError, "not valid JSON"),
         (
-            b'{"time": "2026-03-09T12:00:00Z", "name": "framework.booted", "data": {"version": "\xff"}}',
+            b'{"time": "2026-03-09T12:00:00Z", "name": "framework.booted", '
+            b'"data": {"version": "\xff"}}',
             MalformedLineError,
             "UTF-8",
         ),
