@@ -19,6 +19,7 @@ from bussdcc import (
     Process,
     ReplayClock,
     ReplayRuntime,
+    Service,
 )
 
 T0 = datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -209,3 +210,44 @@ def test_bad_replay_input_is_rejected_clearly() -> None:
     with pytest.raises(TypeError, match="replay source item 1 is not an Event"):
         rt.replay([recorded(1)[0], "not an event"])  # type: ignore[list-item]
     assert rt.phase == "stopped"  # the half-done replay was still shut down
+
+
+@dataclass(slots=True, frozen=True)
+class Beat(Message):
+    name = "test.replay.beat"
+
+
+class SlowBeat(Service):
+    """Ticks on the replay clock; its work takes real time, as real work does."""
+
+    name = "beat"
+    interval = 1.0
+
+    def tick(self, ctx: ContextProtocol) -> None:
+        threading.Event().wait(0.05)
+        ctx.emit(Beat())
+
+
+def test_services_tick_deterministically_on_the_replayed_timeline() -> None:
+    source = recorded(6)  # 1.5 s apart: 0, 1.5, 3, 4.5, 6, 7.5
+
+    def run() -> list[tuple[str, datetime]]:
+        rt = ReplayRuntime(speed=0)
+        rt.register_service(SlowBeat())
+        log: list[tuple[str, datetime]] = []
+        rt.events.subscribe((Reading, Beat), lambda evt: log.append((evt.name, evt.time)))
+        rt.replay(source)
+        return log
+
+    first, second = run(), run()
+
+    assert first == second
+    beats = [t for name, t in first if name == "test.replay.beat"]
+    assert beats == [T0 + timedelta(seconds=s) for s in range(8)]
+    # each beat comes before a reading of the same instant: the service was already due
+    assert [name.rsplit(".", 1)[1] for name, _ in first][:4] == [
+        "beat",
+        "reading",
+        "beat",
+        "reading",
+    ]

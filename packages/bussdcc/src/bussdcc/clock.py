@@ -140,6 +140,19 @@ class ManualClock:
         with self._cond:
             return self._cond.wait_for(lambda: len(self._sleepers) >= count, timeout)
 
+    def _wait_idle(self, threads: list[threading.Thread]) -> bool:
+        """Block until each of ``threads`` sleeps on this clock or has ended (bounded by
+        step_timeout); False if one is still busy then."""
+        give_up = time.monotonic() + self._step_timeout
+        with self._cond:
+            while not all(t in self._sleepers or not t.is_alive() for t in threads):
+                remaining = give_up - time.monotonic()
+                if remaining <= 0:
+                    return False
+                # an ending thread never notifies the condition, so poll
+                self._cond.wait(min(remaining, _CANCEL_POLL))
+        return True
+
     # -- moving ----------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:

@@ -78,6 +78,10 @@ class ReplayRuntime(Runtime):
         if first is not None:
             self.clock.start_at(first.time)
         self.boot()
+        # Each service's first tick runs at once in its own thread: let them all reach their
+        # sleep on the replay clock before the first event, so that order never depends on
+        # thread scheduling (or the clock runs ahead of a service still starting).
+        self.clock._wait_idle(self.services._threads())
         self.replayed = 0
         try:
             for evt in itertools.chain((first,) if first is not None else (), events):

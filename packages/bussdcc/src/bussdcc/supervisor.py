@@ -245,6 +245,11 @@ class ServiceSupervisor:
 
     # -- the service thread ----------------------------------------------------------------
 
+    def _threads(self) -> list[threading.Thread]:
+        """The threads of the services running now."""
+        with self._lock:
+            return [e.thread for e in self._entries.values() if e.thread is not None]
+
     def _alive(self, entry: _Supervised) -> bool:
         return entry.thread is not None and entry.thread.is_alive()
 
