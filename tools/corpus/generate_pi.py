@@ -114,7 +114,12 @@ FIRST_HOT = next(
 
 
 class SimulatedPi:
-    """Readings of a Raspberry Pi 4 at the clock's current time; pure functions of (seed, t)."""
+    """Readings of a Raspberry Pi 4 at the clock's current time.
+
+    Deterministic for a seed and a sequence of sample times: counters (CPU time, network
+    bytes, load averages) accumulate between samples, every random draw is seeded by
+    (seed, time, reading).
+    """
 
     def __init__(self, clock: ManualClock, seed: int) -> None:
         self.clock = clock
