@@ -61,11 +61,20 @@ def jsonable(value: Any) -> Any:
     return msgspec.to_builtins(value, str_keys=True, enc_hook=str)
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    # Werkzeug prints every request line (and the "Bad request syntax" it reports when a
-    # closed WebSocket's last frame is read as a new request) to its console logger; a
-    # dashboard polled all day would flood the console, so these go to DEBUG. Application
-    # tracebacks still reach the "werkzeug" logger through the server.
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, closing the connection after a WebSocket and logging quietly."""
+
+    def run_wsgi(self) -> None:
+        super().run_wsgi()
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            # The WebSocket is over, but Werkzeug would keep the TCP connection alive and
+            # parse the client's closing frame as a new HTTP request; the client then waits
+            # for a close that never comes. Close it now.
+            self.close_connection = True
+
+    # Werkzeug prints every request line to its console logger; a dashboard polled all day
+    # would flood the console, so these go to DEBUG. Application tracebacks still reach the
+    # "werkzeug" logger through the server.
     def log(self, type: str, message: str, *args: Any) -> None:
         log.debug("%s " + message, self.address_string(), *args)
 
@@ -267,7 +276,7 @@ class WebInterface(Interface):
                 self.port,
                 app,
                 threaded=True,
-                request_handler=_QuietRequestHandler,
+                request_handler=_RequestHandler,
                 fd=sock.fileno(),
             )
         finally:
@@ -296,8 +305,7 @@ class WebInterface(Interface):
         server.shutdown()  # stop accepting; returns once serve_forever has left its loop
         with self._clients_lock:
             self._clients.clear()
-        with contextlib.suppress(Exception):
-            socketio.server.eio.disconnect()  # closes every client transport
+        _close_clients(socketio)
         shutdown = getattr(socketio.server, "shutdown", None)  # python-socketio >= 5.12
         if shutdown is not None:
             with contextlib.suppress(Exception):
@@ -368,6 +376,19 @@ class WebInterface(Interface):
         socketio.on_event("connect", on_connect)
         socketio.on_event("disconnect", on_disconnect)
         socketio.on_event("resync", on_resync)
+
+
+def _close_clients(socketio: SocketIO) -> None:
+    # engineio's own disconnect-all waits until each client has fetched its close packet: a
+    # long-polling client that went away never does, and shutdown would hang. Close without
+    # waiting; WebSocket clients still get the close frame from their writer thread.
+    eio = socketio.server.eio
+    for client in list(eio.sockets.values()):
+        try:
+            client.close(wait=False)
+        except Exception:
+            log.debug("closing client %s failed", getattr(client, "sid", "?"), exc_info=True)
+    eio.sockets.clear()
 
 
 def _parse_push(
