@@ -415,3 +415,38 @@ def test_shutdown_does_not_wait_for_a_vanished_long_polling_client() -> None:
 
     threading.Thread(target=shut, daemon=True).start()
     assert done.wait(TIMEOUT), "shutdown hung on a client that will never poll again"
+
+
+class Doubler(Process):
+    """Derives state from Pings: what a client could not compute from the events alone."""
+
+    subscriptions = (Ping,)
+
+    def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
+        if evt.payload.n >= 0:
+            ctx.state.set("derived.double", evt.payload.n * 2)
+
+
+def test_watched_state_changes_ride_along_with_the_event_that_caused_them(
+    runtime: Runtime, clients: list[Client]
+) -> None:
+    runtime.register_process(Doubler())
+    web = boot_web(runtime, WebInterface(port=0, watch=("derived.double", "derived.absent")))
+    client = connect(web, clients)
+    client.wait_for(lambda: bool(client.snapshots), "the snapshot")
+
+    runtime.emit(Ping(n=1))
+    runtime.emit(Ping(n=-1))  # changes nothing
+    runtime.emit(Ping(n=4))
+    client.wait_for(lambda: len(client.pings()) == 3, "three pings")
+
+    assert [p.get("state") for p in client.pings()] == [
+        {"derived.double": 2, "derived.absent": None},
+        None,
+        {"derived.double": 8},
+    ]
+
+
+def test_watch_paths_must_be_dotted_paths() -> None:
+    with pytest.raises(ValueError, match="watch"):
+        WebInterface(watch=("a..b",))

@@ -10,6 +10,9 @@ The live protocol (one Socket.IO namespace, ``/``):
   events form a chain, so a client that holds ``seq`` ``s`` applies a record only when its
   ``prev == s``; any other ``prev`` means it missed something (a dropped event, a reconnect)
   and should ask for ``"resync"``. Records with ``seq <= s`` are already in the snapshot.
+  With ``watch`` paths, a record may also carry ``"state": {path: value}``: the watched
+  state paths whose value changed while the bus handled this event (``None`` when deleted),
+  so a client mirrors derived state without knowing how it is derived.
 * client → server ``"resync"``: answered with a fresh ``"snapshot"``.
 
 The bus never waits for a browser: `handle_event` only appends to a bounded queue that a
@@ -106,7 +109,8 @@ class WebInterface(Interface):
     ``push`` chooses the bus events streamed to browsers: message classes (matching
     subclasses) and wire names (``"system.*"`` matches a dotted prefix). ``None`` (the
     default) pushes every message of severity INFO or above -- DEBUG chatter stays off the
-    wire. ``queue_size`` bounds the events waiting for the sender thread.
+    wire. ``queue_size`` bounds the events waiting for the sender thread. ``watch`` names
+    state paths whose changes ride along with pushed events (see the module docstring).
 
     Subclasses add pages with `register_routes` and Socket.IO handlers with
     `register_socketio`; both run in `start`, once per start, on a fresh app. ``import_name``
@@ -135,6 +139,7 @@ class WebInterface(Interface):
         queue_size: int = 1024,
         secret_key: str | None = None,
         cors_allowed_origins: Iterable[str] | None = None,
+        watch: Iterable[str] = (),
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError(f"host must be a non-empty string, got {host!r}")
@@ -157,6 +162,8 @@ class WebInterface(Interface):
         self.queue_size = queue_size
         self.secret_key = secret_key
         self.cors_allowed_origins = origins
+        self.watch = _parse_watch(watch)
+        self._watched: dict[str, Any] = {}
         self._push_types, self._push_names, self._push_prefixes = _parse_push(push)
         self._push_all = push is None
         if not self._push_all and not self._push_names and not self._push_prefixes:
@@ -332,8 +339,15 @@ class WebInterface(Interface):
         prev, self._last_pushed = self._last_pushed, evt.seq
         if not self._clients:
             return  # a client connecting later starts from a snapshot at this seq
+        # Read here, inside dispatch: the processes before us have handled evt, nothing later
+        # has happened yet. (Tracking pauses without clients; that only resends a value.)
+        changes: dict[str, Any] = {}
+        for path in self.watch:
+            value = ctx.state.get(path)
+            if self._watched.get(path, _STOP) != value:
+                self._watched[path] = changes[path] = value
         try:
-            self._outbox.put_nowait((evt, prev))
+            self._outbox.put_nowait((evt, prev, changes))
         except queue.Full:
             self.dropped += 1
 
@@ -350,10 +364,12 @@ class WebInterface(Interface):
             item = outbox.get()
             if item is _STOP:
                 return
-            evt, prev = item
+            evt, prev, changes = item
             try:
                 record = event_to_dict(evt)
                 record["prev"] = prev
+                if changes:
+                    record["state"] = jsonable(changes)
                 socketio.emit("event", record, namespace="/")
             except Exception:
                 # One unserialisable event must not stop the stream; clients see the gap.
@@ -389,6 +405,16 @@ def _close_clients(socketio: SocketIO) -> None:
         except Exception:
             log.debug("closing client %s failed", getattr(client, "sid", "?"), exc_info=True)
     eio.sockets.clear()
+
+
+def _parse_watch(watch: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(watch, str):
+        watch = (watch,)
+    paths = tuple(watch)
+    for path in paths:
+        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+            raise ValueError(f"watch entries must be dotted state paths, got {path!r}")
+    return paths
 
 
 def _parse_push(
