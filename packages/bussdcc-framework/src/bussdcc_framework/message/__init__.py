@@ -1,6 +1,6 @@
 """The framework's messages, re-exported from their modules."""
 
 from .framework import FrameworkBooted, FrameworkShuttingDown, SinkError
-from .system import SystemIdentityEvent as SystemIdentityEvent
+from .system import SystemIdentityEvent
 
-__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError"]
+__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError", "SystemIdentityEvent"]
