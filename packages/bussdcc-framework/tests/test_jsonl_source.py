@@ -219,3 +219,18 @@ def test_line_batches_split_any_file_into_its_lines(
     assert numbers == list(range(1, len(read) + 1))
     torn = [flag for _, _, flag in batches]
     assert any(torn) == bool(data and not data.endswith(b"\n"))
+
+
+def test_a_type_naming_another_message_is_skipped_but_a_moved_class_is_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.jsonl"
+    line = encode_event(tick(1, 1))
+    tock_type = f"{Tock.__module__}:{Tock.__qualname__}".encode()
+    tick_type = f"{Tick.__module__}:{Tick.__qualname__}".encode()
+    moved = line.replace(tick_type, b"old.place:Tick")
+    contradiction = line.replace(tick_type, tock_type)
+    path.write_bytes(b"\n".join([moved, contradiction, moved, line]) + b"\n")
+    source = JsonlSource(path)
+    assert [e.payload for e in source] == [Tick(1), Tick(1), Tick(1)]
+    assert [(p.line_no, "test.source.tock" in p.reason) for p in source.problems] == [(2, True)]

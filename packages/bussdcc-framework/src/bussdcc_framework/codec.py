@@ -336,14 +336,7 @@ def _resolve(
     cls = lookup(name) if name is not None else _registered_by_type(type_)
     if cls is not None:
         if name is not None and type_ is not None and type_ != _qualified(cls):
-            # A moved or renamed class keeps its wire name, so a different `type` alone is
-            # fine; naming another registered message is a contradiction.
-            other = _registered_by_type(type_)
-            if other is not None and other is not cls:
-                raise TypeMismatchError(
-                    f"record names {name!r} ({_qualified(cls)}) but its type is {type_!r}, "
-                    f"registered as {other.name!r}"
-                )
+            _check_type(type_, cls)
         return cls
     wanted = repr(name) if name is not None else f"type {type_!r}"
     module = _allowed_module(type_, allowed_modules)
@@ -360,6 +353,20 @@ def _resolve(
     if cls is None:
         raise UnknownMessageError(f"unknown message {wanted}: module {module!r} does not define it")
     return cls
+
+
+def _check_type(type_: str, cls: type[Message]) -> None:
+    """Raise `TypeMismatchError` if ``type_`` names a registered message other than ``cls``.
+
+    A moved or renamed class keeps its wire name, so a ``type`` that names no registered
+    class is fine; naming a different registered message is a contradiction.
+    """
+    other = _registered_by_type(type_)
+    if other is not None and other is not cls:
+        raise TypeMismatchError(
+            f"record names {cls.name!r} ({_qualified(cls)}) but its type is {type_!r}, "
+            f"registered as {other.name!r}"
+        )
 
 
 def _registered_by_type(type_: str | None) -> type[Message] | None:
@@ -408,9 +415,7 @@ class _LineDecoder:
                 ("time", Annotated[datetime, msgspec.Meta(tz=True)], msgspec.NODEFAULT),
                 ("data", cls, msgspec.NODEFAULT),
                 ("seq", Annotated[int, msgspec.Meta(ge=0)], 0),
-                # A record whose type names some other class takes the slow path, which
-                # decides whether that is a mismatch.
-                ("type", Literal[_qualified(cls)] | None, None),
+                ("type", str | None, None),
                 ("severity", str | None, None),
             ]
             records.append(
@@ -418,6 +423,15 @@ class _LineDecoder:
             )
         union: Any = typing.Union[tuple(records)] if records else _Envelope  # noqa: UP007
         self.decode = msgspec.json.Decoder(union, dec_hook=hook).decode
+        #: The ``type`` each class writes; a record with another ``type`` needs `check_type`.
+        self.types: dict[type, str] = {cls: _qualified(cls) for cls in classes}
+        self._foreign: set[tuple[str, type]] = set()
+
+    def check_type(self, type_: str, cls: type[Message]) -> None:
+        """`_check_type`, remembering the verdict (a recording repeats the same few types)."""
+        if (type_, cls) not in self._foreign:
+            _check_type(type_, cls)
+            self._foreign.add((type_, cls))
 
 
 _line_decoders: dict[tuple[str, ...], _LineDecoder] = {}

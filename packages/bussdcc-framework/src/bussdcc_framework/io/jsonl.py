@@ -397,7 +397,8 @@ class JsonlSource:
 
     def _read_file(self, path: Path) -> Iterator[Event[Message]]:
         start, end, names = self.start, self.end, self.names
-        fast_decode = _line_decoder(self.allowed_modules).decode
+        line_decoder = _line_decoder(self.allowed_modules)
+        fast_decode, types = line_decoder.decode, line_decoder.types
         line_no = 0
         try:
             with open(path, "rb") as file:
@@ -412,13 +413,21 @@ class JsonlSource:
                                 yield event
                             continue
                         moment = record.time
+                        payload = record.data
                         if (
                             (start is not None and moment < start)
                             or (end is not None and moment >= end)
-                            or (names is not None and record.data.name not in names)
+                            or (names is not None and payload.name not in names)
                         ):
                             continue
-                        yield Event(moment, record.data, record.seq)
+                        type_ = record.type
+                        if type_ is not None and type_ != types[payload.__class__]:
+                            try:
+                                line_decoder.check_type(type_, payload.__class__)
+                            except WireError as exc:
+                                self._skip(path, line_no, str(exc))
+                                continue
+                        yield Event(moment, payload, record.seq)
         except OSError as exc:
             where = f"after line {line_no}" if line_no else "at its start"
             self._skip(path, line_no, f"cannot read the file ({where}): {exc}")
