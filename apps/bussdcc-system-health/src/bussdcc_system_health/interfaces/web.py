@@ -1,0 +1,147 @@
+"""`SystemWebInterface`: the dashboard page, `/api/state` and `/api/health`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template
+from flask_bootstrap import Bootstrap5
+
+from bussdcc.context import ContextProtocol
+from bussdcc.message import Message
+from bussdcc_framework.interface.web import WebInterface
+from bussdcc_framework.message.system import SystemIdentityEvent
+from bussdcc_framework.service import IDENTITY_STATE
+
+from ..message import CollectorFailed, HealthChanged
+from ..processes import CPU_HISTORY, HEALTH_STATE, NETWORK_HISTORY, STATE_PATHS
+from ..telemetry.history import DEFAULT_HISTORY_LIMIT
+from ..version import __version__
+
+__all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record"]
+
+DASHBOARD_PORT = 8086
+
+MISSING = "\u2013"
+"""What a value not reported yet renders as (an en dash, as the page's script shows it)."""
+
+PUSHED: tuple[type[Message], ...] = (
+    *STATE_PATHS,
+    HealthChanged,
+    CollectorFailed,
+    SystemIdentityEvent,
+)
+"""The events the dashboard receives live."""
+
+WATCHED: tuple[str, ...] = (*STATE_PATHS.values(), HEALTH_STATE, IDENTITY_STATE)
+"""State the processes derive from those events, sent along with them (histories excepted:
+the page appends each sample itself, rather than receiving the whole list every second)."""
+
+_UNKNOWN_HEALTH: dict[str, Any] = {"status": "unknown", "reasons": [], "notes": [], "since": None}
+
+
+def health_record(state: dict[str, Any]) -> dict[str, Any]:
+    """``system.health`` from a state snapshot, or status ``"unknown"`` before the first
+    assessment (no telemetry yet)."""
+    health = state.get("system", {}).get("health")
+    return {**_UNKNOWN_HEALTH, **health} if isinstance(health, dict) else dict(_UNKNOWN_HEALTH)
+
+
+def _at(state: Any, path: str, default: Any = None) -> Any:
+    node = state
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def _fmt_bytes(value: Any, suffix: str = "") -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return MISSING
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}{suffix}" if unit == "B" else f"{size:.1f} {unit}{suffix}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def _fmt_rate(value: Any) -> str:
+    return _fmt_bytes(value, "/s")
+
+
+def _fmt_pct(value: Any) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return MISSING
+    return f"{value:.1f} %"
+
+
+def _fmt_num(value: Any, digits: int = 2) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return MISSING
+    return f"{value:.{digits}f}"
+
+
+class SystemWebInterface(WebInterface):
+    """The system-health dashboard on port 8086 (Bootstrap served from the package, no CDN).
+
+    * ``/``: the dashboard, rendered from the current state snapshot, then kept live over
+      Socket.IO (telemetry, health and identity events, with the derived state they change).
+    * ``/api/state``: the whole state snapshot as JSON; the ``seq`` of the last pushed event
+      it includes is in the ``X-Bussdcc-Seq`` header.
+    * ``/api/health``: ``{"status", "reasons", "notes", "since"}``; status is ``unknown``
+      until the first telemetry. Always HTTP 200 while the app runs, critical included: the
+      status is in the body, and a 503 would make proxies report the dashboard itself down.
+    """
+
+    import_name = "bussdcc_system_health"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DASHBOARD_PORT,
+        *,
+        name: str = "web",
+        push: Iterable[type[Message] | str] = PUSHED,
+        watch: Iterable[str] = WATCHED,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(host, port, name=name, push=push, watch=watch, **kwargs)
+
+    def create_app(self) -> Flask:
+        app = super().create_app()
+        app.config["BOOTSTRAP_SERVE_LOCAL"] = True  # a Pi may have no internet: no CDN
+        Bootstrap5(app)
+        app.jinja_env.globals["at"] = _at
+        app.jinja_env.filters.update(bytes=_fmt_bytes, rate=_fmt_rate, pct=_fmt_pct, num=_fmt_num)
+        return app
+
+    def register_routes(self, app: Flask, ctx: ContextProtocol) -> None:
+        @app.route("/")
+        def dashboard() -> str:
+            snapshot = self.snapshot()
+            return render_template(
+                "dashboard.html",
+                snapshot=snapshot,
+                state=snapshot["state"],
+                health=health_record(snapshot["state"]),
+                history_limit=DEFAULT_HISTORY_LIMIT,
+                history_paths={"cpu": CPU_HISTORY, "network": NETWORK_HISTORY},
+                version=__version__,
+            )
+
+        @app.route("/api/state")
+        def api_state() -> Response:
+            snapshot = self.snapshot()
+            response = jsonify(snapshot["state"])
+            response.headers["X-Bussdcc-Seq"] = str(snapshot["seq"])
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        @app.route("/api/health")
+        def api_health() -> Response:
+            response = jsonify(health_record(self.snapshot()["state"]))
+            response.headers["Cache-Control"] = "no-store"
+            return response
