@@ -150,9 +150,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     if not source_path.exists():
         return _fail(f"no recorded history at {source_path}")
     options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=args.quiet)
-    rt, web = build_replay_runtime(options, args.speed)
     source = JsonlSource(source_path)
-    rt.add_source(source)
+    rt, _web = build_replay_runtime(options, args.speed, source)
     # A replay runs in this thread; a signal only asks it to stop.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: threading.Thread(target=rt.shutdown).start())

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from bussdcc import Event
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
 from ..interfaces import SystemWebInterface
+from ..message import HealthChanged
 from ..processes import HealthProcess, SystemProcess
 from ..services import SystemService
 from ..sinks import DEFAULT_RETENTION, ConsoleSink, history_sink
 
-__all__ = ["AppOptions", "build_live_runtime", "build_replay_runtime"]
+__all__ = ["AppOptions", "build_live_runtime", "build_replay_runtime", "derived_removed"]
 
 DEFAULT_PORT = 8086
+DERIVED_MESSAGES = (HealthChanged,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +64,20 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     return rt, web
 
 
+def derived_removed(source: Iterable[Event[Any]]) -> Iterator[Event[Any]]:
+    """The recorded events minus those the processes derive again during a replay.
+
+    `HealthProcess` recomputes ``system.health.changed`` from the replayed telemetry; passing
+    the recorded copies through as well would show every transition twice.
+    """
+    return (evt for evt in source if not isinstance(evt.payload, DERIVED_MESSAGES))
+
+
 def build_replay_runtime(
-    options: AppOptions, speed: float
+    options: AppOptions, speed: float, source: Iterable[Event[Any]]
 ) -> tuple[ReplayRuntime, SystemWebInterface]:
     """A replay runtime driving the dashboard from recorded history (nothing is re-recorded)."""
     rt = ReplayRuntime(speed=speed)
     web = _add_projection(rt, options)
+    rt.add_source(derived_removed(source))
     return rt, web

@@ -1,0 +1,221 @@
+"""The `bussdcc-system-health` command end to end, in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bussdcc_system_health.cli import parse_duration
+
+STARTUP_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class App:
+    """A running `python -m bussdcc_system_health` with its output collected."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bussdcc_system_health", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.ready = threading.Event()
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: object, into: list[str]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            into.append(line)
+            if "dashboard at" in line:
+                self.ready.set()
+
+    def finish(self, timeout: float = 30.0) -> int:
+        code = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(10)
+        return code
+
+    def output(self) -> str:
+        return "".join(self.stdout) + "".join(self.stderr)
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        assert response.headers.get_content_type() == "application/json"
+        return json.loads(response.read())
+
+
+def wait_for(predicate: object, timeout: float = STARTUP_TIMEOUT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def history_lines(data_dir: Path) -> Iterator[dict[str, object]]:
+    for path in sorted((data_dir / "history").glob("*/*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    app = App("--port", str(port), "--interval", "0.5", "--data-dir", str(tmp_path))
+    try:
+        assert app.ready.wait(STARTUP_TIMEOUT), app.output()
+        base = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: "cpu" in (get_json(f"{base}/api/state") or {}).get("system", {}))
+        health = get_json(f"{base}/api/health")
+        assert isinstance(health, dict)
+        assert health["status"] in ("ok", "warning", "critical")
+        with urllib.request.urlopen(base + "/", timeout=10) as page:
+            html = page.read().decode()
+        assert "bootstrap" in html.lower()
+        assert "cdn" not in html.lower()
+        assert wait_for(
+            lambda: any(
+                rec["name"] == "system.cpu.usage.updated" for rec in history_lines(tmp_path)
+            )
+        )
+    finally:
+        app.proc.send_signal(signal.SIGTERM)
+    assert app.finish() == 0, app.output()
+    names = [rec["name"] for rec in history_lines(tmp_path)]
+    assert names[0] == "runtime.booting"
+    assert names[-1] == "runtime.shutdown"
+    assert "system.identity" in names
+    # Console output is the same stream as JSON lines.
+    console = [json.loads(line) for line in app.stdout if line.startswith("{")]
+    assert any(rec["name"] == "system.memory.usage.updated" for rec in console)
+
+
+def test_no_record_and_quiet_write_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    app = App("--port", str(port), "--data-dir", str(tmp_path), "--no-record", "--quiet")
+    try:
+        assert app.ready.wait(STARTUP_TIMEOUT), app.output()
+        get_json(f"http://127.0.0.1:{port}/api/state")
+    finally:
+        app.proc.send_signal(signal.SIGINT)
+    assert app.finish() == 0, app.output()
+    assert not (tmp_path / "history").exists()
+    assert not [line for line in app.stdout if line.startswith("{")]
+
+
+def test_a_busy_port_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = App("--port", str(port), "--data-dir", str(tmp_path), "--quiet")
+        code = app.finish(STARTUP_TIMEOUT)
+    err = "".join(app.stderr)
+    assert code == 1
+    assert "error:" in err
+    assert str(port) in err
+    assert "Traceback" not in err
+    # What was recorded before the refusal is kept: the whole aborted lifecycle.
+    names = [rec["name"] for rec in history_lines(tmp_path)]
+    assert names[0] == "runtime.booting"
+    assert names[-1] == "runtime.shutdown"
+
+
+def test_an_unwritable_data_dir_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    app = App("--port", str(free_port()), "--data-dir", str(blocker / "data"))
+    code = app.finish(STARTUP_TIMEOUT)
+    err = "".join(app.stderr)
+    assert code == 1
+    assert "cannot write history" in err
+    assert str(blocker) in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--port", "70000"], "invalid port"),
+        (["--port", "http"], "invalid port"),
+        (["--interval", "0"], "positive number"),
+        (["--interval", "-1"], "positive number"),
+        (["--retention", "forever"], "invalid duration"),
+        (["--bogus"], "unrecognized arguments"),
+        (["replay", "--speed", "-2"], "speed must be >= 0"),
+    ],
+)
+def test_bad_arguments_exit_2_with_the_problem_named(args: list[str], complaint: str) -> None:
+    app = App(*args)
+    code = app.finish(STARTUP_TIMEOUT)
+    assert code == 2
+    assert complaint in "".join(app.stderr)
+
+
+def test_replay_of_a_missing_history_is_a_clear_error(tmp_path: Path) -> None:
+    app = App("replay", "--data-dir", str(tmp_path))
+    assert app.finish(STARTUP_TIMEOUT) == 1
+    assert "no recorded history" in "".join(app.stderr)
+
+
+def test_replay_plays_a_recorded_history_through_the_dashboard(tmp_path: Path) -> None:
+    port = free_port()
+    recorder = App("--port", str(port), "--interval", "0.2", "--data-dir", str(tmp_path), "--quiet")
+    try:
+        assert recorder.ready.wait(STARTUP_TIMEOUT), recorder.output()
+        assert wait_for(
+            lambda: (
+                sum(rec["name"] == "system.cpu.usage.updated" for rec in history_lines(tmp_path))
+                >= 3
+            )
+        )
+    finally:
+        recorder.proc.send_signal(signal.SIGTERM)
+    assert recorder.finish() == 0
+    replay = App("replay", "--speed", "0", "--port", str(free_port()), "--data-dir", str(tmp_path))
+    assert replay.finish(STARTUP_TIMEOUT) == 0, replay.output()
+    err = "".join(replay.stderr)
+    assert "replayed" in err
+    replayed = int(err.split("replayed ")[1].split()[0])
+    assert replayed == len(list(history_lines(tmp_path))) - sum(
+        rec["name"] == "system.health.changed" for rec in history_lines(tmp_path)
+    )
+    shown = [json.loads(line)["name"] for line in replay.stdout if line.startswith("{")]
+    assert "system.cpu.usage.updated" in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("7d", 7 * 86400), ("12h", 43200), ("90m", 5400), ("30s", 30), ("2", 172800), ("1w", 604800)],
+)
+def test_retention_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds
