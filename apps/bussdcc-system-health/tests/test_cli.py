@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,11 +66,13 @@ class App:
         return "".join(self.stdout) + "".join(self.stderr)
 
 
-def get_json(url: str) -> object:
+def get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.status == 200
         assert response.headers.get_content_type() == "application/json"
-        return json.loads(response.read())
+        body = json.loads(response.read())
+        assert isinstance(body, dict)
+        return body
 
 
 def wait_for(predicate: object, timeout: float = STARTUP_TIMEOUT) -> bool:
@@ -94,7 +97,7 @@ def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
     try:
         assert app.ready.wait(STARTUP_TIMEOUT), app.output()
         base = f"http://127.0.0.1:{port}"
-        assert wait_for(lambda: "cpu" in (get_json(f"{base}/api/state") or {}).get("system", {}))
+        assert wait_for(lambda: "cpu" in get_json(f"{base}/api/state").get("system", {}))
         health = get_json(f"{base}/api/health")
         assert isinstance(health, dict)
         assert health["status"] in ("ok", "warning", "critical")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 from bussdcc import Event
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
@@ -35,7 +35,7 @@ class AppOptions:
     record: bool = True
     quiet: bool = False
     retention: timedelta = DEFAULT_RETENTION
-    console: IO[str] | None = field(default=None, compare=False)
+    console: TextIO | None = field(default=None, compare=False)
 
 
 def _add_projection(rt: Runtime | ReplayRuntime, options: AppOptions) -> SystemWebInterface:
