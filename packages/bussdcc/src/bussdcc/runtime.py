@@ -209,9 +209,15 @@ class Runtime:
         return True
 
     def run(self) -> None:
-        """Boot (if needed) and block until shutdown."""
-        self.boot()
+        """Boot (if needed) and block until shutdown; returns at once if already shut down."""
+        self._boot_unless_stopped()
         self.wait()
+
+    def _boot_unless_stopped(self) -> None:
+        # A shutdown (a signal, a handler) may land between boot() and run(): that is a
+        # finished run, not an attempt to reboot.
+        if self._phase not in ("stopping", "stopped"):
+            self.boot()
 
     def __enter__(self) -> Runtime:
         self.boot()
@@ -319,7 +325,7 @@ class SignalRuntime(Runtime):
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("SignalRuntime.run() must be called from the main thread")
         try:
-            self.boot()
+            self._boot_unless_stopped()
             self.wait()
         finally:
             self._restore_handlers()
