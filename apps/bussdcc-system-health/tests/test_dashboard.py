@@ -1,0 +1,149 @@
+"""The dashboard page: rendered from the state snapshot, served fully offline, kept live."""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import socketio
+from markupsafe import escape
+
+import bussdcc_system_health
+
+TIMEOUT = 10.0
+STATIC = Path(bussdcc_system_health.__file__).parent / "static"
+
+
+def fetch(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        return response.status, response.headers.get("Content-Type", ""), response.read()
+
+
+def page(dashboard: Any) -> str:
+    status, kind, body = fetch(dashboard.url)
+    assert status == 200
+    assert kind.startswith("text/html")
+    return body.decode()
+
+
+def test_first_load_renders_the_current_state_server_side(dashboard: Any, telemetry: Any) -> None:
+    rt = dashboard.runtime
+    telemetry.publish_identity(rt, "pi-lab-07")
+    rt.emit(telemetry.cpu(user=42.5, system=7.25, iowait=1.5))
+    rt.emit(telemetry.memory(percent=61.0))
+    rt.emit(telemetry.disks(percent=73.5))
+    rt.emit(telemetry.load(load1=1.75))
+    rt.emit(telemetry.network(rx=3 * 1024 * 1024, tx=512.0, name="wlan0"))
+    rt.emit(telemetry.temperature(57.3))
+    rt.emit(telemetry.throttling(under_voltage_now=True))
+
+    html = page(dashboard)
+
+    assert re.search(r'id="cpu-user">42\.5 %<', html)
+    assert re.search(r'id="cpu-system">7\.2 %<', html)  # 7.25 rounds half to even
+    assert re.search(r'id="mem-percent">61\.0 %<', html)
+    assert "73.5 %" in html and "/dev/mmcblk0p2" in html
+    assert re.search(r'id="load1">1\.75<', html)
+    assert "wlan0" in html and "3.0 MiB/s" in html
+    assert "57.3 °C" in html
+    assert "Under-voltage" in html and "text-bg-danger" in html
+    assert "pi-lab-07" in html and "Raspberry Pi 4 Model B" in html
+    health = rt.ctx.state.get("system.health")
+    assert health["status"] in ("warning", "critical")  # under-voltage now
+    assert re.search(rf'id="health-status"[^>]*>{health["status"]}<', html)
+    assert health["reasons"]
+    for reason in health["reasons"]:
+        assert escape(reason) in html
+
+
+def test_unavailable_readings_are_shown_as_unavailable(dashboard: Any, telemetry: Any) -> None:
+    dashboard.runtime.emit(telemetry.temperature(None))
+    dashboard.runtime.emit(telemetry.throttling(None))
+
+    html = page(dashboard)
+
+    temps = html[html.index('id="temps"') : html.index('id="throttling"')]
+    assert "unavailable" in temps and "no temperature sensors found" in temps
+    throttling = html[html.index('id="throttling"') :]
+    assert "unavailable" in throttling and "no Raspberry Pi firmware interface" in throttling
+
+
+def test_empty_state_renders_placeholders(dashboard: Any) -> None:
+    html = page(dashboard)
+    assert re.search(r'id="health-status"[^>]*>unknown<', html)
+    assert "Waiting for telemetry" in html
+    assert "No filesystems reported yet." in html
+
+
+def test_the_page_embeds_the_snapshot_it_was_rendered_from(dashboard: Any, telemetry: Any) -> None:
+    telemetry.emit_all(dashboard.runtime)
+    html = page(dashboard)
+    assert f'"seq": {dashboard.runtime.events.last_seq}' in html or (
+        f'"seq":{dashboard.runtime.events.last_seq}' in html
+    )
+
+
+def test_nothing_is_loaded_from_another_host(dashboard: Any) -> None:
+    html = page(dashboard)
+
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources
+    for source in sources:
+        assert source.startswith(("/", "data:")), source
+    # Every referenced asset is served by the app itself.
+    for source in sources:
+        if source.startswith("/"):
+            status, _, body = fetch(dashboard.url.rstrip("/") + source)
+            assert status == 200 and body, source
+    assert any("bootstrap" in s and s.endswith(".css") for s in sources)
+    assert any(s.endswith("socket.io.min.js") for s in sources)
+    assert any(s.endswith("chart.umd.min.js") for s in sources)
+
+
+def test_vendored_libraries_ship_with_their_licences() -> None:
+    for library, licence in (("socket.io", "LICENSE"), ("chart.js", "LICENSE.md")):
+        text = (STATIC / "vendor" / library / licence).read_text()
+        assert "MIT License" in text
+    banner = (STATIC / "vendor" / "socket.io" / "socket.io.min.js").read_text()[:200]
+    assert "Socket.IO v4." in banner  # protocol v5, what Flask-SocketIO 5 serves
+
+
+def test_live_events_carry_the_state_they_changed(dashboard: Any, telemetry: Any) -> None:
+    records: list[dict[str, Any]] = []
+    snapshot = threading.Event()
+    cond = threading.Condition()
+    client = socketio.Client(reconnection=False)
+    client.on("snapshot", lambda data: snapshot.set())
+
+    def on_event(record: dict[str, Any]) -> None:
+        with cond:
+            records.append(record)
+            cond.notify_all()
+
+    client.on("event", on_event)
+    client.connect(dashboard.url, transports=["websocket"], wait_timeout=TIMEOUT)
+    try:
+        assert snapshot.wait(TIMEOUT)
+        telemetry.emit_all(dashboard.runtime, memory_percent=99.0)
+        with cond:
+            assert cond.wait_for(
+                lambda: any(
+                    r["name"] == "system.health.changed" and r["data"]["status"] == "critical"
+                    for r in records
+                ),
+                TIMEOUT,
+            )
+    finally:
+        client.disconnect()
+
+    by_name = {r["name"]: r for r in records}  # the last of each name
+    assert by_name["system.cpu.usage.updated"]["state"]["system.cpu.usage"]["user"] == 10.0
+    # Health is derived by HealthProcess: the page learns it from the state patch.
+    health_patches = [
+        r["state"]["system.health"] for r in records if "system.health" in r.get("state", {})
+    ]
+    assert health_patches[-1]["status"] == "critical"
+    assert by_name["system.health.changed"]["data"]["status"] == "critical"
