@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from bussdcc import ManualClock, Runtime
 from bussdcc.message import ProcessError
+from bussdcc_framework.message.system import SystemIdentityEvent
+from bussdcc_framework.service import identity_record
 from bussdcc_system_health.message import (
     CoreUsage,
     CpuUsageUpdated,
@@ -160,3 +163,26 @@ def test_append_bounded_keeps_the_newest() -> None:
     assert samples == [1, 2]  # the input is not changed
     with pytest.raises(ValueError, match="at least 1"):
         append_bounded([], 1, 0)
+
+
+def test_a_replayed_identity_is_projected_like_the_service_stores_it(
+    rig: tuple[Runtime, ManualClock],
+) -> None:
+    rt, _ = rig
+    boot = datetime(2025, 7, 14, 10, 51, 19, tzinfo=UTC)
+    identity = SystemIdentityEvent(
+        hostname="pi-07",
+        model="Raspberry Pi 4 Model B Rev 1.4",
+        serial="10000000b7e2a94c",
+        serial_source="cpuinfo",
+        os="Debian GNU/Linux 12 (bookworm)",
+        kernel="6.6.51",
+        architecture="aarch64",
+        python="3.11.2",
+        boot_time=boot,
+    )
+    rt.emit(identity)
+    stored = rt.state.get("system.identity")
+    assert stored == identity_record(identity)
+    assert stored["model"] == "Raspberry Pi 4 Model B Rev 1.4"
+    assert stored["boot_time"] == "2025-07-14T10:51:19+00:00"

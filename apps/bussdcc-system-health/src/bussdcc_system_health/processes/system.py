@@ -8,6 +8,8 @@ from bussdcc.component import Process
 from bussdcc.context import ContextProtocol
 from bussdcc.event import Event
 from bussdcc.message import Message
+from bussdcc_framework.message.system import SystemIdentityEvent
+from bussdcc_framework.service import IDENTITY_STATE, identity_record
 
 from ..message import (
     CpuUsageUpdated,
@@ -49,14 +51,16 @@ class SystemProcess(Process):
     * ``system.history.network``: ``{"t", "rx", "tx", "interfaces": {name: {"rx", "tx"}}}``
       in bytes per second (None where a rate is unknown).
 
-    Everything derives from the events alone, so a replay rebuilds the same state.
+    ``system.identity`` events are stored at ``system.identity`` the way the identity
+    service stores them. Everything derives from the events alone, so a replay rebuilds the
+    same state.
 
     Raises:
         ValueError: if ``history_limit`` is not a positive int.
     """
 
     name = "system"
-    subscriptions = tuple(STATE_PATHS)
+    subscriptions = (*STATE_PATHS, SystemIdentityEvent)
 
     def __init__(self, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
         if isinstance(history_limit, bool) or not isinstance(history_limit, int):
@@ -67,6 +71,10 @@ class SystemProcess(Process):
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         payload = evt.payload
+        if isinstance(payload, SystemIdentityEvent):
+            # Live, the identity service stores this itself; in a replay only we can.
+            ctx.state.set(IDENTITY_STATE, identity_record(payload))
+            return
         path = STATE_PATHS.get(type(payload))
         if path is None:
             return

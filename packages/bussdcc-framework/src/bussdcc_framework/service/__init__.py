@@ -1,5 +1,5 @@
 """The framework's services."""
 
-from .identity import IDENTITY_STATE, SystemIdentityService, read_identity
+from .identity import IDENTITY_STATE, SystemIdentityService, identity_record, read_identity
 
-__all__ = ["IDENTITY_STATE", "SystemIdentityService", "read_identity"]
+__all__ = ["IDENTITY_STATE", "SystemIdentityService", "identity_record", "read_identity"]

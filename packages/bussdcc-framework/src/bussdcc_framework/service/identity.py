@@ -115,7 +115,12 @@ def read_identity(root: Path | str = "/") -> SystemIdentityEvent:
     )
 
 
-def _state_record(identity: SystemIdentityEvent) -> dict[str, Any]:
+def identity_record(identity: SystemIdentityEvent) -> dict[str, Any]:
+    """The state form of an identity: its fields as plain data, ``boot_time`` as ISO-8601.
+
+    Processes that project a replayed ``system.identity`` use this too, so live and replayed
+    state hold the same record.
+    """
     record = identity.to_dict()
     boot_time = record["boot_time"]
     record["boot_time"] = None if boot_time is None else boot_time.isoformat()
@@ -142,5 +147,5 @@ class SystemIdentityService(Service):
         # Read once per service object; a restart (or a new runtime) republishes the same record.
         if self.identity is None:
             self.identity = read_identity(self.root)
-        ctx.state.set(IDENTITY_STATE, _state_record(self.identity))
+        ctx.state.set(IDENTITY_STATE, identity_record(self.identity))
         ctx.emit(self.identity)
