@@ -351,10 +351,14 @@ def test_foreign_origin_is_refused(runtime: Runtime, clients: list[Client]) -> N
     same.wait_for(lambda: bool(same.snapshots), "the snapshot")
 
 
-def test_an_explicitly_allowed_origin_may_connect(runtime: Runtime, clients: list[Client]) -> None:
+def test_cors_allowed_origins_admits_exactly_the_listed_origins(
+    runtime: Runtime, clients: list[Client]
+) -> None:
     web = boot_web(runtime, WebInterface(port=0, cors_allowed_origins=["http://ops.example"]))
     client = connect(web, clients, headers={"Origin": "http://ops.example"})
     client.wait_for(lambda: bool(client.snapshots), "the snapshot")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        connect(web, clients, headers={"Origin": "http://evil.example"})
 
 
 def test_unserialisable_state_values_do_not_break_the_snapshot(

@@ -122,8 +122,9 @@ class WebInterface(Interface):
     the bound one is in ``port`` and ``url`` after start. `stop` disconnects every client,
     closes the listening socket and joins the threads, so the port is free again on return.
 
-    Cross-origin Socket.IO connections are refused (Flask-SocketIO's same-origin default);
-    ``cors_allowed_origins`` lists explicit extra origins -- ``"*"`` is rejected.
+    Cross-origin Socket.IO connections are refused (Flask-SocketIO's same-origin default).
+    ``cors_allowed_origins`` replaces that default with an explicit list of origins -- list
+    the page's own origin too, or its own page cannot connect; ``"*"`` is rejected.
     """
 
     required = True
