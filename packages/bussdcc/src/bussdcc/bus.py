@@ -26,7 +26,8 @@ from .clock import ClockProtocol, SystemClock
 from .event import Event
 from .message import EventSubscriberError, Message, Severity
 
-_stamped = Event._stamped
+# Event._stamped without the classmethod call: the bus builds one event per emit.
+_tuple_new = tuple.__new__
 
 __all__ = ["ErrorReporter", "EventBus", "Handler", "Subscription", "describe_failure"]
 
@@ -185,16 +186,17 @@ class EventBus:
         lock.acquire()
         try:
             self._seq = seq = self._seq + 1
-            evt: Event[Message] = _stamped(stamp, message, seq)
+            evt: Event[Message] = _tuple_new(Event, (stamp, message, seq))
             if self._dispatching:
                 self._pending.append(evt)
                 return evt
             self._dispatching = True
             try:
-                self._deliver(evt)
+                self._deliver(evt, message)
                 pending = self._pending
                 while pending:
-                    self._deliver(pending.popleft())
+                    queued = pending.popleft()
+                    self._deliver(queued, queued[1])
             finally:
                 self._dispatching = False
         finally:
@@ -211,10 +213,12 @@ class EventBus:
         """The ``seq`` of the most recent event."""
         return self._seq
 
-    def _deliver(self, evt: Event[Message]) -> None:
-        subs = self._routes.get(type(evt.payload))
+    def _deliver(self, evt: Event[Message], message: Message) -> None:
+        # ``message`` is evt's payload, passed along to skip the property call.
+        cls = type(message)
+        subs = self._routes.get(cls)
         if subs is None:
-            subs = self._route(type(evt.payload))
+            subs = self._route(cls)
         for sub in subs:
             if sub.active:
                 try:
