@@ -17,6 +17,7 @@ from bussdcc.message import (
     ServiceRestart,
     ServiceStarted,
     ServiceStopped,
+    SystemReload,
 )
 
 WAIT = 30.0
@@ -408,3 +409,34 @@ def _wait_for(condition: Callable[[], bool]) -> bool:
             return True
         done.wait(0.01)
     return condition()
+
+
+def test_a_service_stopped_from_a_handler_stops_without_being_abandoned() -> None:
+    class IdleService(Service):
+        name = "idle"
+        interval = 0.05
+        stop_timeout = 30.0
+
+    stopped = threading.Event()
+    errors: list[Message] = []
+    rt = Runtime()
+    rt.register_service(IdleService())
+
+    def on_reload(evt: Event[Message]) -> None:
+        rt.services.stop("idle")  # from inside a handler, holding the bus
+
+    def on_stopped(evt: Event[Message]) -> None:
+        stopped.set()
+
+    rt.events.subscribe(SystemReload, on_reload)
+    rt.events.subscribe(ServiceStopped, on_stopped)
+    rt.events.subscribe(ServiceError, lambda evt: errors.append(evt.payload))
+    rt.boot()
+    try:
+        rt.emit(SystemReload())
+        # Well inside stop_timeout: the handler did not make the service wait on it.
+        assert stopped.wait(10)
+        assert rt.services.status("idle").state == "stopped"
+        assert errors == []
+    finally:
+        rt.shutdown()

@@ -273,6 +273,16 @@ class ServiceSupervisor:
         thread = entry.thread
         if thread is None or thread is threading.current_thread():
             return
+        if self._ctx.events.in_dispatch():
+            # Called from a handler: the service may need the bus (held by us) to emit
+            # service.stopped, so waiting here would wait on ourselves. Wait elsewhere.
+            threading.Thread(
+                target=self._join, args=(entry, thread), name=f"bussdcc-stop-{entry.name}"
+            ).start()
+            return
+        self._join(entry, thread)
+
+    def _join(self, entry: _Supervised, thread: threading.Thread) -> None:
         thread.join(entry.service.stop_timeout)
         if thread.is_alive():
             entry.state = "abandoned"
