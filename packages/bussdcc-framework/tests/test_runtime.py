@@ -235,9 +235,10 @@ def test_run_shuts_down_cleanly_on_sigterm(tmp_path: Any) -> None:
     reader.start()
     assert ready.wait(30), "".join(lines) + (proc.stderr.read() if proc.stderr else "")
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
+    code = proc.wait(30)
     reader.join(10)
     out = "".join(lines)
+    assert code == 0, out + (proc.stderr.read() if proc.stderr else "")
     assert "EXITED signal SIGTERM" in out
     assert '"name":"runtime.shutdown"' in out.replace(" ", "")
     assert '"name":"system.identity"' in out.replace(" ", "")

@@ -215,9 +215,11 @@ class Runtime:
 
     def _boot_unless_stopped(self) -> None:
         # A shutdown (a signal, a handler) may land between boot() and run(): that is a
-        # finished run, not an attempt to reboot.
-        if self._phase not in ("stopping", "stopped"):
-            self.boot()
+        # finished run, not an attempt to reboot. Checked under the lifecycle lock, which a
+        # shutdown in progress holds, so the answer cannot change before boot() looks.
+        with self._lifecycle:
+            if self._phase not in ("stopping", "stopped"):
+                self.boot()
 
     def __enter__(self) -> Runtime:
         self.boot()
