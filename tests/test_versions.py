@@ -252,10 +252,10 @@ def test_invalid_version_string_is_a_clear_error(tree: Path) -> None:
 
 
 def test_invalid_dependency_is_a_clear_error(tree: Path) -> None:
-    edit(tree / "packages/bussdcc-framework/pyproject.toml", '"msgspec>=0.18,<1"', '"msgspec >> 1"')
+    edit(tree / "packages/bussdcc-framework/pyproject.toml", '"flask>=2.2,<4"', '"flask >> 2"')
     result = run_cli(root=tree)
     assert result.returncode == 1
-    assert "invalid dependency 'msgspec >> 1'" in result.stderr
+    assert "invalid dependency 'flask >> 2'" in result.stderr
 
 
 def test_empty_tree_is_a_clear_error(tmp_path: Path) -> None:
