@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from bussdcc.component import Process
@@ -68,6 +69,11 @@ class SystemProcess(Process):
         if history_limit < 1:
             raise ValueError(f"history_limit must be a positive int, got {history_limit!r}")
         self.history_limit = history_limit
+        self._histories: dict[str, deque[dict[str, Any]]] = {}
+
+    def start(self, ctx: ContextProtocol) -> None:
+        # A new run (or a restart) continues from whatever history its state holds.
+        self._histories.clear()
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         payload = evt.payload
@@ -88,8 +94,18 @@ class SystemProcess(Process):
             self._append(ctx, NETWORK_HISTORY, _network_sample(payload, time))
 
     def _append(self, ctx: ContextProtocol, path: str, sample: dict[str, Any]) -> None:
-        limit = self.history_limit
-        ctx.state.update(path, lambda samples: append_bounded(samples, sample, limit))
+        # The history is kept here and written whole: `StateStore.update` would copy the
+        # whole list three times per sample (in, stored, returned), a few ms per tick.
+        history = self._histories.get(path)
+        if history is None:
+            # Seeded from state on first use, so history already in state is kept.
+            history = self._histories[path] = deque(
+                append_bounded(ctx.state.get(path), sample, self.history_limit),
+                maxlen=self.history_limit,
+            )
+        else:
+            history.append(sample)
+        ctx.state.set(path, list(history))
 
 
 def _cpu_sample(msg: CpuUsageUpdated, time: str) -> dict[str, Any]:
