@@ -154,13 +154,20 @@ class _Framework(bussdcc.Runtime):
         try:
             feed.sink.start(self.ctx)
         except Exception as exc:
-            report = feed.failed(None, exc)
-            if report is not None:
-                self.ctx.emit(report)
+            self._report_failure(feed, None, exc)
         if self._sinks_follow_bus:
-            feed.subscription = self.events.subscribe(
-                Message, feed, on_error=feed.failed, label=f"sink:{feed.label}"
-            )
+            self._subscribe(feed)
+
+    def _subscribe(self, feed: _SinkFeed) -> None:
+        feed.subscription = self.events.subscribe(
+            Message, feed, on_error=feed.failed, label=f"sink:{feed.label}"
+        )
+
+    def _report_failure(self, feed: _SinkFeed, evt: Event[Any] | None, exc: Exception) -> None:
+        # The same streak rule as failures during delivery (the bus calls feed.failed there).
+        report = feed.failed(evt, exc)
+        if report is not None:
+            self.ctx.emit(report)
 
     def _before_boot(self) -> None:
         super()._before_boot()
@@ -187,9 +194,7 @@ class _Framework(bussdcc.Runtime):
                 feed.sink.stop()
             except Exception as exc:
                 # The bus is quiet now; a sink that cannot close is still worth a record.
-                report = feed.failed(None, exc)
-                if report is not None:
-                    self.ctx.emit(report)
+                self._report_failure(feed, None, exc)
 
     def boot(self) -> None:
         was_created = self.phase == "created"
@@ -221,9 +226,7 @@ class Runtime(_Framework, bussdcc.SignalRuntime):
                 self.events.emit_at(evt.payload, evt.time)
         finally:
             for feed in feeds:
-                feed.subscription = self.events.subscribe(
-                    Message, feed, on_error=feed.failed, label=f"sink:{feed.label}"
-                )
+                self._subscribe(feed)
 
     def run(self) -> None:
         """Boot and block until shutdown (handling SIGINT/SIGTERM from the main thread)."""
@@ -252,9 +255,7 @@ class ReplayRuntime(_Framework, bussdcc.ReplayRuntime):
             try:
                 feed(original)
             except Exception as exc:
-                report = feed.failed(original, exc)
-                if report is not None:
-                    self.ctx.emit(report)
+                self._report_failure(feed, original, exc)
 
     def run(self) -> None:
         """Replay every added source (merged by time), then shut down."""
