@@ -27,6 +27,7 @@ from bussdcc_system_health.processes import (
     HealthProcess,
     SystemProcess,
 )
+from bussdcc_system_health.telemetry.history import history_length
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = REPOSITORY_ROOT / "tests" / "corpus"
@@ -100,7 +101,7 @@ def replay(recording: Path, sink_root: Path | None = None) -> ReplayOutcome:
     rt.run()
     return ReplayOutcome(
         state={key: _as_json(rt.state.get(key)) for key in PROJECTED_KEYS},
-        history_lengths={key: len(rt.state.get(key) or []) for key in HISTORY_KEYS},
+        history_lengths={key: history_length(rt.state.get(key)) for key in HISTORY_KEYS},
         derived_transitions=[
             [evt.payload.previous, evt.payload.status]
             for evt in changes

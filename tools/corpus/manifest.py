@@ -51,6 +51,7 @@ from bussdcc_system_health.processes import (
     HealthProcess,
     SystemProcess,
 )
+from bussdcc_system_health.telemetry.history import history_length
 
 PROJECTED_KEYS = (*STATE_PATHS.values(), IDENTITY_STATE, HEALTH_STATE)
 """The state keys whose final value a manifest pins."""
@@ -100,7 +101,7 @@ def expected_outcome(recording: Path) -> dict[str, Any]:
         raise ValueError(f"{recording}: unreadable lines: {source.problems[:3]}")
     return {
         "state": {key: _plain(rt.state.get(key)) for key in PROJECTED_KEYS},
-        "history_lengths": {key: len(rt.state.get(key) or []) for key in HISTORY_KEYS},
+        "history_lengths": {key: history_length(rt.state.get(key)) for key in HISTORY_KEYS},
         "health_transitions": [
             [evt.payload.previous, evt.payload.status]
             for evt in changes

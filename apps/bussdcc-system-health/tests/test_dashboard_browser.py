@@ -7,6 +7,7 @@ missing feature, so they fail instead.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -106,8 +107,13 @@ def test_live_values_change_as_events_are_emitted(
 
     # The charts follow the history: two CPU samples, two network samples.
     history = page.page.evaluate("window.dashboard.state().system.history")
-    assert [s["user"] for s in history["cpu"]] == [10.0, 42.5]
-    assert len(history["network"]) == 2
+    assert history["cpu"]["user"] == [10.0, 42.5]
+    assert len(history["cpu"]["t"]) == 2
+    assert len(history["network"]["t"]) == len(history["network"]["rx"]) == 2
+    # What the page appended from live events is what the server's process holds, down to
+    # the interface that appeared (padded with null) and the one that went quiet.
+    assert history == json.loads(json.dumps(rt.state.get("system.history")))
+    assert set(history["network"]["interfaces"]) >= {"wlan0"}
     assert page.text("#nav-host") == "pi-lab-07"
     assert page.page.evaluate("window.dashboard.stats.resyncs") == 0
     assert page.errors == []

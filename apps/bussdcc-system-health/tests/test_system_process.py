@@ -24,7 +24,7 @@ from bussdcc_system_health.message import (
     ThrottlingUpdated,
 )
 from bussdcc_system_health.processes import SystemProcess
-from bussdcc_system_health.telemetry.history import append_bounded
+from bussdcc_system_health.telemetry.history import ColumnHistory, history_length
 
 T0 = "2000-01-01T00:00:00+00:00"
 
@@ -99,16 +99,14 @@ def test_cpu_history_is_bounded_oldest_first(rig: tuple[Runtime, ManualClock]) -
         rt.emit(cpu(busy))
         clock.advance(1.0)
     history = rt.state.get("system.history.cpu")
-    assert history == [
-        {
-            "t": f"2000-01-01T00:00:0{i}+00:00",
-            "user": b - 1.0,
-            "system": 1.0,
-            "iowait": 0.0,
-            "total": b,
-        }
-        for i, b in ((1, 20.0), (2, 30.0), (3, 40.0))
-    ]
+    assert history == {
+        "t": tuple(f"2000-01-01T00:00:0{i}+00:00" for i in (1, 2, 3)),
+        "user": (19.0, 29.0, 39.0),
+        "system": (1.0, 1.0, 1.0),
+        "iowait": (0.0, 0.0, 0.0),
+        "total": (20.0, 30.0, 40.0),
+    }
+    assert history_length(history) == 3
 
 
 def test_network_history_has_totals_and_per_interface_rates(
@@ -117,10 +115,38 @@ def test_network_history_has_totals_and_per_interface_rates(
     rt, _ = rig
     rt.emit(network(100.0))
     rt.emit(network(None))  # a counter reset: the rate is unknown, not zero
-    assert rt.state.get("system.history.network") == [
-        {"t": T0, "rx": 100.0, "tx": 10.0, "interfaces": {"eth0": {"rx": 100.0, "tx": 10.0}}},
-        {"t": T0, "rx": 0.0, "tx": 10.0, "interfaces": {"eth0": {"rx": None, "tx": 10.0}}},
-    ]
+    assert rt.state.get("system.history.network") == {
+        "t": (T0, T0),
+        "rx": (100.0, 0.0),
+        "tx": (10.0, 10.0),
+        "interfaces": {"eth0": {"rx": (100.0, None), "tx": (10.0, 10.0)}},
+    }
+
+
+def test_interfaces_that_come_and_go_stay_aligned_with_the_time_column(
+    rig: tuple[Runtime, ManualClock],
+) -> None:
+    rt, _ = rig
+
+    def sample(*names: str) -> NetworkUsageUpdated:
+        return NetworkUsageUpdated(
+            interval=1.0,
+            rx_bytes_per_s=0.0,
+            tx_bytes_per_s=0.0,
+            interfaces=tuple(InterfaceThroughput(n, 1.0, 2.0, 0, 0) for n in names),
+        )
+
+    rt.emit(sample("eth0"))
+    rt.emit(sample("eth0", "wlan0"))  # wlan0 appears: padded before
+    rt.emit(sample("wlan0"))  # eth0 gone from this sample: None
+    interfaces = rt.state.get("system.history.network.interfaces")
+    assert interfaces == {
+        "eth0": {"rx": (1.0, 1.0, None), "tx": (2.0, 2.0, None)},
+        "wlan0": {"rx": (None, 1.0, 1.0), "tx": (None, 2.0, 2.0)},
+    }
+    rt.emit(sample("wlan0"))
+    rt.emit(sample("wlan0"))  # eth0 absent from the whole 3-sample window: dropped
+    assert set(rt.state.get("system.history.network.interfaces")) == {"wlan0"}
 
 
 def test_other_messages_are_ignored(rig: tuple[Runtime, ManualClock]) -> None:
@@ -142,7 +168,7 @@ def test_same_events_give_the_same_state() -> None:
             return rt.state.snapshot("system")
 
     first = run()
-    assert len(first["history"]["cpu"]) == 3  # type: ignore[index]
+    assert history_length(first["history"]["cpu"]) == 3  # type: ignore[index]
     assert first == run()
 
 
@@ -152,17 +178,54 @@ def test_bad_history_limit_is_rejected(bad: object) -> None:
         SystemProcess(history_limit=bad)  # type: ignore[arg-type]
 
 
-def test_append_bounded_keeps_the_newest() -> None:
-    assert append_bounded(None, 1, 3) == [1]
-    assert append_bounded([1, 2], 3, 3) == [1, 2, 3]
-    assert append_bounded([1, 2, 3], 4, 3) == [2, 3, 4]
-    assert append_bounded([1, 2, 3, 4, 5], 6, 2) == [5, 6]
-    assert append_bounded([1, 2], 3, 1) == [3]
-    samples = [1, 2]
-    append_bounded(samples, 3, 2)
-    assert samples == [1, 2]  # the input is not changed
+def test_column_history_keeps_the_newest() -> None:
+    history = ColumnHistory(("t", "v"), 2)
+    assert history.record() == {"t": (), "v": ()}
+    for t in (1, 2, 3):
+        history.append({"t": t, "v": t * 10})
+    assert history.record() == {"t": (2, 3), "v": (20, 30)}
+    history.append({"t": 4})  # a missing value is stored as None, keeping columns aligned
+    assert history.record() == {"t": (3, 4), "v": (30, None)}
+    assert len(history) == 2
     with pytest.raises(ValueError, match="at least 1"):
-        append_bounded([], 1, 0)
+        ColumnHistory(("t",), 0)
+
+
+def test_a_process_continues_the_history_already_in_state() -> None:
+    rt = Runtime(clock=ManualClock())
+    # As JSON gives it back (lists), e.g. restored from a saved /api/state.
+    rt.state.set(
+        "system.history",
+        {
+            "cpu": {"t": ["a"], "user": [1.0], "system": [2.0], "iowait": [0.0], "total": [3.0]},
+            "network": {
+                "t": ["a"],
+                "rx": [5.0],
+                "tx": [1.0],
+                "interfaces": {"eth0": {"rx": [5.0], "tx": [1.0]}},
+            },
+        },
+    )
+    rt.register_process(SystemProcess(history_limit=3))
+    with rt:
+        rt.emit(cpu(20.0))
+        rt.emit(network(6.0))
+        assert rt.state.get("system.history.cpu.total") == (3.0, 20.0)
+        network_history = rt.state.get("system.history.network")
+        assert network_history["rx"] == (5.0, 6.0)
+        assert network_history["interfaces"]["eth0"]["rx"] == (5.0, 6.0)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [None, [1, 2], {"t": (1, 2), "user": (1,)}, {"t": "ab"}, {"user": (1, 2)}],
+)
+def test_a_malformed_history_in_state_is_started_afresh(stored: object) -> None:
+    history = ColumnHistory(("t", "user"), 3)
+    history.seed(stored)
+    assert len(history) == 0
+    history.append({"t": 9, "user": 1.0})
+    assert history.record() == {"t": (9,), "user": (1.0,)}
 
 
 def test_a_replayed_identity_is_projected_like_the_service_stores_it(

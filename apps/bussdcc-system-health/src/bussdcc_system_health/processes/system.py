@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from bussdcc.component import Process
@@ -21,7 +20,7 @@ from ..message import (
     TemperatureUpdated,
     ThrottlingUpdated,
 )
-from ..telemetry.history import DEFAULT_HISTORY_LIMIT, append_bounded
+from ..telemetry.history import DEFAULT_HISTORY_LIMIT, ColumnHistory
 
 __all__ = ["CPU_HISTORY", "NETWORK_HISTORY", "STATE_PATHS", "SystemProcess"]
 
@@ -38,6 +37,8 @@ STATE_PATHS: dict[type[Message], str] = {
 
 CPU_HISTORY = "system.history.cpu"
 NETWORK_HISTORY = "system.history.network"
+CPU_COLUMNS = ("t", "user", "system", "iowait", "total")
+NETWORK_COLUMNS = ("t", "rx", "tx")
 
 
 class SystemProcess(Process):
@@ -45,12 +46,12 @@ class SystemProcess(Process):
 
     Each message is stored at its `STATE_PATHS` entry as ``msg.to_dict()`` plus ``time``
     (the event's ISO-8601 UTC time). Histories hold the newest ``history_limit`` samples,
-    oldest first:
+    oldest first, as columns of equal length (see `ColumnHistory`):
 
     * ``system.history.cpu``: ``{"t", "user", "system", "iowait", "total"}`` where
       ``total`` is the busy percentage;
     * ``system.history.network``: ``{"t", "rx", "tx", "interfaces": {name: {"rx", "tx"}}}``
-      in bytes per second (None where a rate is unknown).
+      in bytes per second (None where a rate is unknown or the interface was absent).
 
     ``system.identity`` events are stored at ``system.identity`` the way the identity
     service stores them. Everything derives from the events alone, so a replay rebuilds the
@@ -69,11 +70,15 @@ class SystemProcess(Process):
         if history_limit < 1:
             raise ValueError(f"history_limit must be a positive int, got {history_limit!r}")
         self.history_limit = history_limit
-        self._histories: dict[str, deque[dict[str, Any]]] = {}
+        self._cpu = ColumnHistory(CPU_COLUMNS, history_limit)
+        self._network = ColumnHistory(
+            NETWORK_COLUMNS, history_limit, group="interfaces", group_columns=("rx", "tx")
+        )
+        self._seeded = False
 
     def start(self, ctx: ContextProtocol) -> None:
         # A new run (or a restart) continues from whatever history its state holds.
-        self._histories.clear()
+        self._seeded = False
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         payload = evt.payload
@@ -88,42 +93,27 @@ class SystemProcess(Process):
         record = payload.to_dict()
         record["time"] = time
         ctx.state.set(path, record)
+        if not self._seeded:
+            self._cpu.seed(ctx.state.get(CPU_HISTORY))
+            self._network.seed(ctx.state.get(NETWORK_HISTORY))
+            self._seeded = True
         if isinstance(payload, CpuUsageUpdated):
-            self._append(ctx, CPU_HISTORY, _cpu_sample(payload, time))
-        elif isinstance(payload, NetworkUsageUpdated):
-            self._append(ctx, NETWORK_HISTORY, _network_sample(payload, time))
-
-    def _append(self, ctx: ContextProtocol, path: str, sample: dict[str, Any]) -> None:
-        # The history is kept here and written whole: `StateStore.update` would copy the
-        # whole list three times per sample (in, stored, returned), a few ms per tick.
-        history = self._histories.get(path)
-        if history is None:
-            # Seeded from state on first use, so history already in state is kept.
-            history = self._histories[path] = deque(
-                append_bounded(ctx.state.get(path), sample, self.history_limit),
-                maxlen=self.history_limit,
+            self._cpu.append(
+                {
+                    "t": time,
+                    "user": payload.user,
+                    "system": payload.system,
+                    "iowait": payload.iowait,
+                    "total": payload.busy,
+                }
             )
-        else:
-            history.append(sample)
-        ctx.state.set(path, list(history))
-
-
-def _cpu_sample(msg: CpuUsageUpdated, time: str) -> dict[str, Any]:
-    return {
-        "t": time,
-        "user": msg.user,
-        "system": msg.system,
-        "iowait": msg.iowait,
-        "total": msg.busy,
-    }
-
-
-def _network_sample(msg: NetworkUsageUpdated, time: str) -> dict[str, Any]:
-    return {
-        "t": time,
-        "rx": msg.rx_bytes_per_s,
-        "tx": msg.tx_bytes_per_s,
-        "interfaces": {
-            i.interface: {"rx": i.rx_bytes_per_s, "tx": i.tx_bytes_per_s} for i in msg.interfaces
-        },
-    }
+            ctx.state.set(CPU_HISTORY, self._cpu.record())
+        elif isinstance(payload, NetworkUsageUpdated):
+            self._network.append(
+                {"t": time, "rx": payload.rx_bytes_per_s, "tx": payload.tx_bytes_per_s},
+                {
+                    i.interface: {"rx": i.rx_bytes_per_s, "tx": i.tx_bytes_per_s}
+                    for i in payload.interfaces
+                },
+            )
+            ctx.state.set(NETWORK_HISTORY, self._network.record())

@@ -70,9 +70,37 @@
     else node[last] = value;
   }
 
-  function appendHistory(path, sample) {
-    const samples = (at(state, path) || []).concat([sample]);
-    setAt(state, path, samples.slice(-config.historyLimit));
+  // Histories are columns of equal length ({t: [...], user: [...], ...}), as the server
+  // keeps them; members of a group (interfaces) come and go, padded with null.
+  function pushColumns(columns, values, length) {
+    for (const [key, value] of Object.entries(values)) {
+      const column = Array.isArray(columns[key]) ? columns[key] : new Array(length).fill(null);
+      column.push(value === undefined ? null : value);
+      columns[key] = column.slice(-config.historyLimit);
+    }
+  }
+
+  // The wire writes UTC as "Z", the server's state (Python's isoformat) as "+00:00": the
+  // history's time column is kept in the server's form, so page and server agree exactly.
+  function stateTime(wireTime) {
+    return typeof wireTime === "string" ? wireTime.replace(/Z$/, "+00:00") : wireTime;
+  }
+
+  function appendHistory(path, values, group, members, memberKeys) {
+    const history = at(state, path) || {};
+    const length = Array.isArray(history.t) ? history.t.length : 0;
+    pushColumns(history, values, length);
+    if (group) {
+      const current = history[group] || {};
+      const blank = Object.fromEntries(memberKeys.map((k) => [k, null]));
+      for (const name of new Set([...Object.keys(current), ...Object.keys(members)])) {
+        current[name] = current[name] || {};
+        pushColumns(current[name], members[name] || blank, length);
+        if (Object.values(current[name]).every((c) => c.every((v) => v === null))) delete current[name];
+      }
+      history[group] = current;
+    }
+    setAt(state, path, history);
   }
 
   function latestTime(s) {
@@ -86,11 +114,11 @@
     }
     const d = rec.data;
     if (rec.name === "system.cpu.usage.updated") {
-      appendHistory(config.historyPaths.cpu, { t: rec.time, user: d.user, system: d.system, iowait: d.iowait, total: d.busy });
+      appendHistory(config.historyPaths.cpu, { t: stateTime(rec.time), user: d.user, system: d.system, iowait: d.iowait, total: d.busy });
     } else if (rec.name === "system.network.usage.updated") {
       const interfaces = {};
       for (const i of d.interfaces || []) interfaces[i.interface] = { rx: i.rx_bytes_per_s, tx: i.tx_bytes_per_s };
-      appendHistory(config.historyPaths.network, { t: rec.time, rx: d.rx_bytes_per_s, tx: d.tx_bytes_per_s, interfaces });
+      appendHistory(config.historyPaths.network, { t: stateTime(rec.time), rx: d.rx_bytes_per_s, tx: d.tx_bytes_per_s }, "interfaces", interfaces, ["rx", "tx"]);
     }
     if (rec.name.startsWith("system.")) lastUpdate = rec.time;
     seq = rec.seq;
@@ -327,19 +355,19 @@
   }
 
   function renderCharts() {
-    const cpu = at(state, config.historyPaths.cpu) || [];
+    const cpu = at(state, config.historyPaths.cpu) || {};
     if (charts.cpu) {
-      charts.cpu.data.labels = cpu.map((s) => clock(s.t));
+      charts.cpu.data.labels = (cpu.t || []).map(clock);
       ["user", "system", "iowait"].forEach((key, i) => {
-        charts.cpu.data.datasets[i].data = cpu.map((s) => s[key]);
+        charts.cpu.data.datasets[i].data = (cpu[key] || []).slice();
       });
       charts.cpu.update("none");
     }
-    const net = at(state, config.historyPaths.network) || [];
+    const net = at(state, config.historyPaths.network) || {};
     if (charts.net) {
-      charts.net.data.labels = net.map((s) => clock(s.t));
-      charts.net.data.datasets[0].data = net.map((s) => s.rx);
-      charts.net.data.datasets[1].data = net.map((s) => s.tx);
+      charts.net.data.labels = (net.t || []).map(clock);
+      charts.net.data.datasets[0].data = (net.rx || []).slice();
+      charts.net.data.datasets[1].data = (net.tx || []).slice();
       charts.net.update("none");
     }
   }
