@@ -1,16 +1,21 @@
 """App overhead benchmark: CPU and memory of the running system-health app, against a floor.
 
-Run with ``python tools/bench/app_overhead.py [--seconds 30] [--warmup 3] [--console]``. It starts
+Run with ``python tools/bench/app_overhead.py [--seconds 30] [--warmup 3] [--console]``. It
+installs the three distributions into a throwaway virtual environment the way the README's
+first command does (only the app's own dependencies: the test and bench tools installed
+alongside them here would add megabytes of imports to the app), then starts
 ``python -m bussdcc_system_health --port 0 --data-dir <tmp> --interval 1 --quiet`` (recording
-on), times how long the command takes to answer ``GET /`` with 200, connects one Socket.IO
-client (WebSocket) that stays connected, and over a ``--seconds`` window reads the app's own
-CPU time (user + system) and its memory (RSS, and USS where the platform offers it).
+on) with that environment's Python. ``--python PATH`` uses an existing interpreter instead
+(``--python current`` the one running this script). It times how long the command takes to
+answer ``GET /`` with 200, connects one Socket.IO client (WebSocket) that stays connected,
+and over a ``--seconds`` window reads the app's own CPU time (user + system) and its memory
+(RSS, and USS where the platform offers it), in MB (10^6 bytes, the issue's unit).
 
 In the same window a floor process runs: a bare Python that imports the same libraries
 (bussdcc, bussdcc_framework, flask, flask_socketio, psutil, msgspec) and takes one psutil
 sample per second. Its RSS is the memory floor and its CPU the CPU floor; each figure is
 printed with the floor and their ratio, plus a verdict against the targets (0.4% of one core,
-45 MiB RSS). ``--quiet`` is used because the console sink writes a JSON line per event and
+45 MB RSS). ``--quiet`` is used because the console sink writes a JSON line per event and
 would dominate the figures; ``--console`` also measures a run with the console on (to
 /dev/null). The app is stopped with SIGTERM and must exit 0. The exit code is 0 whatever the
 verdicts: the figures are for humans on a possibly busy machine.
@@ -19,6 +24,7 @@ verdicts: the figures are for humans on a possibly busy machine.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import subprocess
@@ -38,7 +44,7 @@ import socketio
 CPU_TARGET = 0.4
 """Percent of one core the app may use at a 1 s interval with one client connected."""
 
-RSS_TARGET_MIB = 45.0
+RSS_TARGET_MB = 45.0
 """Resident memory the app may use."""
 
 WARMUP = 3.0
@@ -52,7 +58,9 @@ CPU_TICK = 0.01
 
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
-MIB = 1024 * 1024
+MB = 1_000_000
+ROOT = Path(__file__).resolve().parents[2]
+DISTRIBUTIONS = ("packages/bussdcc", "packages/bussdcc-framework", "apps/bussdcc-system-health")
 
 FLOOR_SCRIPT = """
 import sys, time
@@ -74,8 +82,8 @@ class Usage:
 
     cpu_percent: float
     """CPU time (user + system) over the window, as a percent of one core's wall time."""
-    rss_mib: float
-    uss_mib: float | None
+    rss_mb: float
+    uss_mb: float | None
     """Memory only this process holds (None where psutil cannot tell)."""
 
 
@@ -96,13 +104,13 @@ class Sampler:
 
     def finish(self) -> Usage:
         cpu, wall = self._cpu() - self._cpu0, time.monotonic() - self._wall0
-        rss = self.process.memory_info().rss / MIB
+        rss = self.process.memory_info().rss / MB
         uss: float | None
         try:
-            uss = float(self.process.memory_full_info().uss) / MIB
+            uss = float(self.process.memory_full_info().uss) / MB
         except (psutil.AccessDenied, AttributeError):
             uss = None
-        return Usage(cpu_percent=cpu / wall * 100.0, rss_mib=rss, uss_mib=uss)
+        return Usage(cpu_percent=cpu / wall * 100.0, rss_mb=rss, uss_mb=uss)
 
 
 class LineReader:
@@ -193,9 +201,20 @@ class AppRun:
     warmup: float
 
 
-def _start_floor() -> subprocess.Popen[str]:
+def install_app(venv: Path) -> str:
+    """Install the three distributions into a new venv at ``venv``; its Python's path."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / ("Scripts" if os.name == "nt" else "bin") / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", *(str(ROOT / d) for d in DISTRIBUTIONS)],
+        check=True,
+    )
+    return python
+
+
+def _start_floor(python: str) -> subprocess.Popen[str]:
     floor = subprocess.Popen(
-        [sys.executable, "-c", FLOOR_SCRIPT],
+        [python, "-c", FLOOR_SCRIPT],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -220,11 +239,11 @@ def _stop(child: subprocess.Popen[str]) -> tuple[int | None, float]:
     return code, time.monotonic() - started
 
 
-def measure(seconds: float, *, quiet: bool, warmup: float = WARMUP) -> AppRun:
+def measure(python: str, seconds: float, *, quiet: bool, warmup: float = WARMUP) -> AppRun:
     """Run the app once as described in the module docstring and return what was measured."""
     with tempfile.TemporaryDirectory(prefix="bench-app-") as data_dir:
         command = [
-            sys.executable,
+            python,
             "-m",
             "bussdcc_system_health",
             "--port",
@@ -253,7 +272,7 @@ def measure(seconds: float, *, quiet: bool, warmup: float = WARMUP) -> AppRun:
             url = found.group(1)
             startup = _first_response(url, started, app)
             client.sio.connect(url, transports=["websocket"], wait_timeout=30)
-            floor = _start_floor()
+            floor = _start_floor(python)
             time.sleep(warmup)
             app_sampler, floor_sampler = Sampler(app.pid), Sampler(floor.pid)
             events_before = client.events
@@ -310,17 +329,17 @@ def report(run: AppRun) -> None:
         f"{_verdict(app.cpu_percent, CPU_TARGET)}"
     )
     print(
-        f"{'RSS (MiB)':20}{app.rss_mib:10.1f}{floor.rss_mib:10.1f}"
-        f"{_ratio(app.rss_mib, floor.rss_mib):>10}   <= {RSS_TARGET_MIB:g} MiB "
-        f"{_verdict(app.rss_mib, RSS_TARGET_MIB)}"
+        f"{'RSS (MB)':20}{app.rss_mb:10.1f}{floor.rss_mb:10.1f}"
+        f"{_ratio(app.rss_mb, floor.rss_mb):>10}   <= {RSS_TARGET_MB:g} MB "
+        f"{_verdict(app.rss_mb, RSS_TARGET_MB)}"
     )
     if floor.cpu_percent == 0:
         tick = CPU_TICK / run.seconds * 100
         print(f"  (CPU floor below one clock tick over the window: < {tick:.3f} %)")
-    if app.uss_mib is not None and floor.uss_mib is not None:
+    if app.uss_mb is not None and floor.uss_mb is not None:
         print(
-            f"{'USS (MiB)':20}{app.uss_mib:10.1f}{floor.uss_mib:10.1f}"
-            f"{_ratio(app.uss_mib, floor.uss_mib):>10}   (memory only this process holds)"
+            f"{'USS (MB)':20}{app.uss_mb:10.1f}{floor.uss_mb:10.1f}"
+            f"{_ratio(app.uss_mb, floor.uss_mb):>10}   (memory only this process holds)"
         )
     print(
         f"client: {run.snapshots} snapshot, {run.events} events in the window "
@@ -344,17 +363,28 @@ def main(argv: list[str] | None = None) -> int:
         default=WARMUP,
         help=f"seconds connected before measuring ({WARMUP:g}; 300 fills the chart histories)",
     )
+    parser.add_argument(
+        "--python",
+        help="run the app with this interpreter instead of a fresh install "
+        "('current' = the one running this script)",
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.warmup < 0:
         parser.error("--seconds must be positive and --warmup not negative")
-    print(
-        f"{psutil.cpu_count()} CPUs, load average "
-        + " ".join(f"{x:.2f}" for x in psutil.getloadavg())
-        + f"; python {sys.version.split()[0]}"
-    )
-    report(measure(args.seconds, quiet=True, warmup=args.warmup))
-    if args.console:
-        report(measure(args.seconds, quiet=False, warmup=args.warmup))
+    with tempfile.TemporaryDirectory(prefix="bench-venv-") as venv:
+        if args.python is None:
+            print("installing the app into a fresh virtual environment ...", flush=True)
+            python = install_app(Path(venv))
+        else:
+            python = sys.executable if args.python == "current" else args.python
+        print(
+            f"{psutil.cpu_count()} CPUs, load average "
+            + " ".join(f"{x:.2f}" for x in psutil.getloadavg())
+            + f"; app python: {python}"
+        )
+        report(measure(python, args.seconds, quiet=True, warmup=args.warmup))
+        if args.console:
+            report(measure(python, args.seconds, quiet=False, warmup=args.warmup))
     return 0
 
 

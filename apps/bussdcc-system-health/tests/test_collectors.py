@@ -163,6 +163,26 @@ def test_platform_without_sensor_support_is_stated() -> None:
     assert msg.reason == "psutil cannot read temperatures on this platform"
 
 
+def test_a_host_without_sensors_is_looked_at_again_only_after_a_while() -> None:
+    reads: list[int] = []
+    chips: dict[str, list[NS]] = {}
+
+    def read() -> dict[str, list[NS]]:
+        reads.append(1)
+        return chips
+
+    collector = TemperatureCollector(read=read, recheck_absent=60.0)
+    first = collector.collect(100.0)
+    assert collector.collect(159.0) is first  # within the minute: the same message, no read
+    assert len(reads) == 1
+    chips["cpu_thermal"] = [NS(label="", current=48.0, high=None, critical=None)]
+    appeared = collector.collect(160.0)  # a sensor loaded meanwhile is found on the recheck
+    assert appeared.available is True
+    assert len(reads) == 2
+    collector.collect(161.0)  # present sensors are read every tick
+    assert len(reads) == 3
+
+
 def test_unreadable_sensor_values_are_dropped() -> None:
     chips = {"acpitz": [NS(label="", current=float("nan"), high=0.0, critical=None)]}
     assert TemperatureCollector(read=lambda: chips).collect(0.0).available is False
@@ -269,6 +289,39 @@ def test_throttling_unavailable_off_a_pi_says_what_was_looked_for(tmp_path: Path
     assert msg.reason is not None
     assert "absent does not exist" in msg.reason
     assert "vcgencmd is not on PATH" in msg.reason
+
+
+def test_off_a_pi_throttling_is_looked_for_again_only_after_a_while(tmp_path: Path) -> None:
+    looked: list[str] = []
+
+    def which(name: str) -> str | None:
+        looked.append(name)
+        return None
+
+    sysfs = tmp_path / "get_throttled"
+    collector = ThrottlingCollector(sysfs, which=which, recheck_absent=60.0)
+    first = collector.collect(10.0)
+    assert first.available is False
+    assert collector.collect(69.0) is first
+    assert looked == ["vcgencmd"]
+    sysfs.write_text("0x0\n")  # the firmware file appears (a driver loaded late)
+    assert collector.collect(70.0).available is True
+
+
+def test_a_failing_source_is_tried_again_next_tick(tmp_path: Path) -> None:
+    outcomes = [subprocess.TimeoutExpired(["vcgencmd"], 5), "throttled=0x0\n"]
+
+    def run(executable: str) -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    collector = ThrottlingCollector(
+        tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
+    )
+    assert collector.collect(0.0).available is False
+    assert collector.collect(1.0).available is True  # not held back for a minute
 
 
 def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Also the variants that own a thread (`ThreadedRuntime`) or the process's POSIX s
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -40,8 +41,11 @@ S = TypeVar("S", bound=Service)
 
 Phase = Literal["created", "booting", "running", "stopping", "stopped"]
 
-# How often a waiting run() wakes: lets the main thread notice signals promptly.
-_WAIT_SLICE = 0.5
+# On POSIX a blocking wait is interrupted by a signal (its handler runs at once, then the
+# wait goes on), so run() sleeps until shutdown with no periodic wake-up: a process left
+# running for months should not tick twice a second for nothing. Elsewhere the main thread
+# wakes every half second so it notices Ctrl-C.
+_WAIT_SLICE: float | None = None if os.name == "posix" else 0.5
 
 
 class BootError(RuntimeError):

@@ -38,6 +38,7 @@ from ..telemetry.throttling import decode_throttled, parse_throttled
 
 __all__ = [
     "GET_THROTTLED_SYSFS",
+    "RECHECK_ABSENT",
     "Collector",
     "CpuCollector",
     "CpuTimes",
@@ -52,6 +53,12 @@ __all__ = [
 
 GET_THROTTLED_SYSFS = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
 """Where Raspberry Pi OS kernels expose the firmware's throttle bits (hexadecimal)."""
+
+RECHECK_ABSENT = 60.0
+"""Seconds a collector that found nothing to read (no sensors, not a Pi) waits before looking
+again. Looking means globbing sysfs and searching PATH: on a host that has none, doing so
+every tick is most of what the collector costs. Hardware that appears later (a module
+loaded, a sensor plugged in) is reported within this time."""
 
 
 @runtime_checkable
@@ -235,16 +242,35 @@ def _limit(value: Any) -> float | None:
 class TemperatureCollector:
     """Every temperature sensor psutil can read (hwmon, thermal zones).
 
-    With no sensors the message says so (``available=False`` and a reason), never a number.
+    With no sensors the message says so (``available=False`` and a reason), never a number;
+    the next ``recheck_absent`` seconds repeat that message without looking again.
     """
 
     name = "temperature"
 
-    def __init__(self, read: Callable[[], Mapping[str, Sequence[Any]] | None] = _sensors) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Mapping[str, Sequence[Any]] | None] = _sensors,
+        *,
+        recheck_absent: float = RECHECK_ABSENT,
+    ) -> None:
         self._read = read
+        self._recheck_absent = recheck_absent
+        self._absent: tuple[float, TemperatureUpdated] | None = None
+        """When sensors were last found missing, and the message saying so."""
 
     def collect(self, now: float) -> TemperatureUpdated:
+        if self._absent is not None and now - self._absent[0] < self._recheck_absent:
+            return self._absent[1]
         chips = self._read()
+        msg = self._message(chips)
+        # Only "nothing there" is remembered: a sensor that exists but read badly is read
+        # again next tick.
+        self._absent = (now, msg) if not chips else None
+        return msg
+
+    @staticmethod
+    def _message(chips: Mapping[str, Sequence[Any]] | None) -> TemperatureUpdated:
         if chips is None:
             return TemperatureUpdated(
                 available=False, reason="psutil cannot read temperatures on this platform"
@@ -338,6 +364,8 @@ class ThrottlingCollector:
     Reads the sysfs file first (no process per tick) and falls back to ``vcgencmd
     get_throttled``; both report the same firmware value. Where neither exists, or neither
     can be read, the message is ``available=False`` with a reason naming what was tried.
+    Where neither exists (not a Pi), the next ``recheck_absent`` seconds repeat that message
+    without looking again.
     """
 
     name = "throttling"
@@ -348,18 +376,31 @@ class ThrottlingCollector:
         *,
         which: Callable[[str], str | None] = shutil.which,
         run_vcgencmd: Callable[[str], str] = _run_vcgencmd,
+        recheck_absent: float = RECHECK_ABSENT,
     ) -> None:
         self._sysfs_path = sysfs_path
         self._which = which
         self._run_vcgencmd = run_vcgencmd
+        self._recheck_absent = recheck_absent
+        self._absent: tuple[float, ThrottlingUpdated] | None = None
 
     def collect(self, now: float) -> ThrottlingUpdated:
+        if self._absent is not None and now - self._absent[0] < self._recheck_absent:
+            return self._absent[1]
+        msg, absent = self._sample()
+        # Only "neither source exists" is remembered: a source that exists but failed (a
+        # vcgencmd timeout) is tried again next tick.
+        self._absent = (now, msg) if absent else None
+        return msg
+
+    def _sample(self) -> tuple[ThrottlingUpdated, bool]:
+        """The message, and whether it is unavailable because no source exists at all."""
         problems = []
-        if self._sysfs_path.exists():
+        sysfs_exists = self._sysfs_path.exists()
+        if sysfs_exists:
             try:
-                return self._decoded(
-                    parse_throttled(self._sysfs_path.read_text()), str(self._sysfs_path)
-                )
+                raw = parse_throttled(self._sysfs_path.read_text())
+                return self._decoded(raw, str(self._sysfs_path)), False
             except (OSError, ValueError) as exc:
                 problems.append(f"{self._sysfs_path}: {exc}")
         else:
@@ -369,13 +410,15 @@ class ThrottlingCollector:
             problems.append("vcgencmd is not on PATH")
         else:
             try:
-                return self._decoded(parse_throttled(self._run_vcgencmd(executable)), "vcgencmd")
+                raw = parse_throttled(self._run_vcgencmd(executable))
+                return self._decoded(raw, "vcgencmd"), False
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 problems.append(str(exc))
-        return ThrottlingUpdated(
+        msg = ThrottlingUpdated(
             available=False,
             reason="no Raspberry Pi throttle information: " + "; ".join(problems),
         )
+        return msg, not sysfs_exists and executable is None
 
     @staticmethod
     def _decoded(raw: int, source: str) -> ThrottlingUpdated:

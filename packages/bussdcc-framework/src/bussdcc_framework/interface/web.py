@@ -56,6 +56,9 @@ PushSpec = type[Message] | str
 
 _STOP: Any = object()
 
+_SERVE_POLL_INTERVAL = 1.0
+"""Seconds between the HTTP server's checks for a stop request (see `_stop_serving`)."""
+
 
 def jsonable(value: Any) -> Any:
     """``value`` as plain JSON data: datetimes as ISO strings, enums as values, dataclasses as
@@ -298,7 +301,9 @@ class WebInterface(Interface):
         self._sender.daemon = True
         self._sender.start()
         self._server_thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"{self.name}-http"
+            target=server.serve_forever,
+            kwargs={"poll_interval": _SERVE_POLL_INTERVAL},
+            name=f"{self.name}-http",
         )
         self._server_thread.daemon = True
         self._server_thread.start()
@@ -310,7 +315,7 @@ class WebInterface(Interface):
         if server is None or socketio is None:
             return
         self._server = None
-        server.shutdown()  # stop accepting; returns once serve_forever has left its loop
+        _stop_serving(server)
         with self._clients_lock:
             self._clients.clear()
         _close_clients(socketio)
@@ -393,6 +398,20 @@ class WebInterface(Interface):
         socketio.on_event("connect", on_connect)
         socketio.on_event("disconnect", on_disconnect)
         socketio.on_event("resync", on_resync)
+
+
+def _stop_serving(server: BaseWSGIServer) -> None:
+    """Stop ``serve_forever`` and return once it has left its loop; accepting stops."""
+    # serve_forever notices a shutdown request only when its select() returns. Rather than
+    # wake it every 0.1 s for the life of the process, it polls rarely and is woken here:
+    # on Linux a listening socket that is shut down reads as ready at once. (Where that is
+    # not so, the poll interval bounds the wait.)
+    stopper = threading.Thread(target=server.shutdown, name="web-http-stop", daemon=True)
+    stopper.start()
+    while stopper.is_alive():
+        with contextlib.suppress(OSError):
+            server.socket.shutdown(socket.SHUT_RDWR)
+        stopper.join(0.05)
 
 
 def _close_clients(socketio: SocketIO) -> None:
