@@ -309,7 +309,7 @@ def test_off_a_pi_throttling_is_looked_for_again_only_after_a_while(tmp_path: Pa
 
 
 def test_a_failing_source_is_tried_again_next_tick(tmp_path: Path) -> None:
-    outcomes = [subprocess.TimeoutExpired(["vcgencmd"], 5), "throttled=0x0\n"]
+    outcomes: list[str | Exception] = [subprocess.TimeoutExpired(["vcgencmd"], 5), "0x0\n"]
 
     def run(executable: str) -> str:
         outcome = outcomes.pop(0)
