@@ -46,7 +46,7 @@ class DashboardClient:
         self.disconnected = threading.Event()
         self._cond = threading.Condition()
         self.sio.on("snapshot", self._on_snapshot)
-        self.sio.on("event", self._on_event)
+        self.sio.on("events", self._on_events)
         self.sio.on("disconnect", lambda *args: self.disconnected.set())
 
     def _on_snapshot(self, data: dict[str, Any]) -> None:
@@ -54,9 +54,9 @@ class DashboardClient:
             self.snapshots.append(data)
             self._cond.notify_all()
 
-    def _on_event(self, data: dict[str, Any]) -> None:
+    def _on_events(self, data: list[dict[str, Any]]) -> None:
         with self._cond:
-            self.events.append(data)
+            self.events.extend(data)
             self._cond.notify_all()
 
     def wait_for(

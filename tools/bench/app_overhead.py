@@ -151,18 +151,20 @@ class EventCounter:
     def __init__(self) -> None:
         self.sio = socketio.Client(reconnection=False)
         self.snapshots = 0
+        self.messages = 0
         self.events = 0
         self._lock = threading.Lock()
         self.sio.on("snapshot", self._on_snapshot)
-        self.sio.on("event", self._on_event)
+        self.sio.on("events", self._on_events)
 
     def _on_snapshot(self, data: Any) -> None:
         with self._lock:
             self.snapshots += 1
 
-    def _on_event(self, data: Any) -> None:
+    def _on_events(self, data: Any) -> None:
         with self._lock:
-            self.events += 1
+            self.messages += 1
+            self.events += len(data)
 
 
 def _get(url: str) -> int:
@@ -193,6 +195,7 @@ class AppRun:
     app: Usage
     floor: Usage
     events: int
+    messages: int
     snapshots: int
     seconds: float
     exit_code: int | None
@@ -275,12 +278,13 @@ def measure(python: str, seconds: float, *, quiet: bool, warmup: float = WARMUP)
             floor = _start_floor(python)
             time.sleep(warmup)
             app_sampler, floor_sampler = Sampler(app.pid), Sampler(floor.pid)
-            events_before = client.events
+            events_before, messages_before = client.events, client.messages
             app_sampler.start()
             floor_sampler.start()
             time.sleep(seconds)
             app_usage, floor_usage = app_sampler.finish(), floor_sampler.finish()
             events = client.events - events_before
+            messages = client.messages - messages_before
         finally:
             if client.sio.connected:
                 client.sio.disconnect()
@@ -298,6 +302,7 @@ def measure(python: str, seconds: float, *, quiet: bool, warmup: float = WARMUP)
         app=app_usage,
         floor=floor_usage,
         events=events,
+        messages=messages,
         snapshots=client.snapshots,
         seconds=seconds,
         exit_code=exit_code,
@@ -342,8 +347,9 @@ def report(run: AppRun) -> None:
             f"{_ratio(app.uss_mb, floor.uss_mb):>10}   (memory only this process holds)"
         )
     print(
-        f"client: {run.snapshots} snapshot, {run.events} events in the window "
-        f"({run.events / run.seconds:.1f}/s); history written: {run.history_bytes / 1024:.0f} KiB"
+        f"client: {run.snapshots} snapshot, {run.events} events in {run.messages} messages in "
+        f"the window ({run.events / run.seconds:.1f}/s); "
+        f"history written: {run.history_bytes / 1024:.0f} KiB"
     )
     outcome = "exit 0" if run.exit_code == 0 else f"exit {run.exit_code} (expected 0)"
     if run.exit_code is None:

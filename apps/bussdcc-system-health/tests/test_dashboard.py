@@ -118,12 +118,12 @@ def test_live_events_carry_the_state_they_changed(dashboard: Any, telemetry: Any
     client = socketio.Client(reconnection=False)
     client.on("snapshot", lambda data: snapshot.set())
 
-    def on_event(record: dict[str, Any]) -> None:
+    def on_events(batch: list[dict[str, Any]]) -> None:
         with cond:
-            records.append(record)
+            records.extend(batch)
             cond.notify_all()
 
-    client.on("event", on_event)
+    client.on("events", on_events)
     client.connect(dashboard.url, transports=["websocket"], wait_timeout=TIMEOUT)
     try:
         assert snapshot.wait(TIMEOUT)

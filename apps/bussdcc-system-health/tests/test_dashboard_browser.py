@@ -130,11 +130,15 @@ def test_a_gap_in_the_event_stream_triggers_a_resync(
     real_emit = web.socketio.emit
     lost: list[int] = []
 
-    def lossy_emit(event: str, record: Any, **kwargs: Any) -> Any:
-        if event == "event" and record["name"] == "system.cpu.usage.updated" and not lost:
-            lost.append(record["seq"])
-            return None
-        return real_emit(event, record, **kwargs)
+    def lossy_emit(event: str, records: Any, **kwargs: Any) -> Any:
+        if event == "events" and not lost:
+            for record in records:
+                if record["name"] == "system.cpu.usage.updated":
+                    lost.append(record["seq"])
+            records = [r for r in records if r["seq"] not in lost]
+            if not records:
+                return None
+        return real_emit(event, records, **kwargs)
 
     web.socketio.emit = lossy_emit
     rt.emit(telemetry.cpu(user=61.0))  # lost

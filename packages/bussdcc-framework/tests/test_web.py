@@ -64,10 +64,12 @@ class Client:
         self.sio = socketio.Client(reconnection=False, **kwargs)
         self.snapshots: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self.batches: list[int] = []
+        """The size of each ``"events"`` message received."""
         self.disconnected = threading.Event()
         self._cond = threading.Condition()
         self.sio.on("snapshot", self._on_snapshot)
-        self.sio.on("event", self._on_event)
+        self.sio.on("events", self._on_events)
         self.sio.on("disconnect", lambda *args: self.disconnected.set())
 
     def _on_snapshot(self, data: dict[str, Any]) -> None:
@@ -75,9 +77,10 @@ class Client:
             self.snapshots.append(data)
             self._cond.notify_all()
 
-    def _on_event(self, data: dict[str, Any]) -> None:
+    def _on_events(self, data: list[dict[str, Any]]) -> None:
         with self._cond:
-            self.events.append(data)
+            self.batches.append(len(data))
+            self.events.extend(data)
             self._cond.notify_all()
 
     def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
@@ -152,6 +155,36 @@ def test_pushed_events_arrive_in_order_chained_by_seq(
     assert [p["prev"] for p in pings] == chain[:-1]
     assert set(pings[0]) >= {"time", "seq", "name", "type", "severity", "data", "prev"}
     assert pings[0]["severity"] == "info"
+
+
+def test_a_burst_of_events_travels_as_one_message(runtime: Runtime, clients: list[Client]) -> None:
+    web = boot_web(runtime, WebInterface(port=0, batch_window=0.5))
+    client = connect(web, clients, transports=["websocket"])
+    client.wait_for(lambda: bool(client.snapshots), "the snapshot")
+
+    for i in range(7):  # a tick's telemetry: emitted back to back
+        runtime.emit(Ping(n=i))
+    client.wait_for(lambda: len(client.pings()) == 7, "7 pings")
+
+    assert client.batches == [7]
+    assert [p["data"]["n"] for p in client.pings()] == list(range(7))
+
+
+def test_events_pushed_just_before_shutdown_still_reach_the_client(
+    clients: list[Client],
+) -> None:
+    rt = Runtime()
+    # A long window: without draining first, stop would close the client mid-window.
+    web = boot_web(rt, WebInterface(port=0, batch_window=1.0))
+    client = connect(web, clients, transports=["websocket"])
+    client.wait_for(lambda: bool(client.snapshots), "the snapshot")
+
+    for i in range(3):
+        rt.emit(Ping(n=i))
+    rt.shutdown()
+
+    assert client.disconnected.wait(TIMEOUT)
+    assert [p["data"]["n"] for p in client.pings()] == [0, 1, 2]
 
 
 def test_resync_sends_a_fresh_snapshot(runtime: Runtime, clients: list[Client]) -> None:
@@ -383,6 +416,10 @@ def test_unserialisable_state_values_do_not_break_the_snapshot(
         ({"push": ("",)}, TypeError),
         ({"push": (int,)}, TypeError),
         ({"cors_allowed_origins": ["*"]}, ValueError),
+        ({"batch_window": -0.1}, ValueError),
+        ({"batch_window": "0.1"}, ValueError),
+        ({"batch_window": True}, ValueError),
+        ({"batch_window": float("nan")}, ValueError),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], error: type[Exception]) -> None:

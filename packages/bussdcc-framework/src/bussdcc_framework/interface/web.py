@@ -5,11 +5,14 @@ The live protocol (one Socket.IO namespace, ``/``):
 * server → client ``"snapshot"``: ``{"seq": n, "time": iso, "state": {...}}`` -- the whole
   state store, JSON-safe, reflecting at least every pushed event up to ``seq``. Sent to each
   client as soon as it connects, and again whenever it sends ``"resync"``.
-* server → client ``"event"``: the codec's wire record (``time``, ``seq``, ``name``, ``type``,
-  ``severity``, ``data``) plus ``prev``: the ``seq`` of the previous pushed event. Pushed
-  events form a chain, so a client that holds ``seq`` ``s`` applies a record only when its
-  ``prev == s``; any other ``prev`` means it missed something (a dropped event, a reconnect)
-  and should ask for ``"resync"``. Records with ``seq <= s`` are already in the snapshot.
+* server → client ``"events"``: a list of one or more records in ``seq`` order. Each is the
+  codec's wire record (``time``, ``seq``, ``name``, ``type``, ``severity``, ``data``) plus
+  ``prev``: the ``seq`` of the previous pushed event. Pushed events form a chain, so a
+  client that holds ``seq`` ``s`` applies a record only when its ``prev == s``; any other
+  ``prev`` means it missed something (a dropped event, a reconnect) and should ask for
+  ``"resync"``. Records with ``seq <= s`` are already in the snapshot. Events pushed within
+  ``batch_window`` seconds of each other travel together: a service that emits a burst
+  (one tick's telemetry) costs one message and one wake-up per client, not one per event.
   With ``watch`` paths, a record may also carry ``"state": {path: value}``: the watched
   state paths whose value changed while the bus handled this event (``None`` when deleted),
   so a client mirrors derived state without knowing how it is derived.
@@ -28,6 +31,7 @@ import queue
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -55,6 +59,9 @@ PushSpec = type[Message] | str
 """A message class (subclasses included) or a wire name; ``"system.*"`` matches a prefix."""
 
 _STOP: Any = object()
+
+_BATCH_LIMIT = 256
+"""Most records sent in one ``"events"`` message."""
 
 _SERVE_POLL_INTERVAL = 1.0
 """Seconds between the HTTP server's checks for a stop request (see `_stop_serving`)."""
@@ -144,6 +151,7 @@ class WebInterface(Interface):
         secret_key: str | None = None,
         cors_allowed_origins: Iterable[str] | None = None,
         watch: Iterable[str] = (),
+        batch_window: float = 0.05,
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError(f"host must be a non-empty string, got {host!r}")
@@ -153,6 +161,14 @@ class WebInterface(Interface):
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
             raise ValueError(f"queue_size must be a positive int, got {queue_size!r}")
+        if (
+            isinstance(batch_window, bool)
+            or not isinstance(batch_window, int | float)
+            or not 0 <= batch_window <= 10
+        ):
+            raise ValueError(
+                f"batch_window must be a number of seconds from 0 to 10, got {batch_window!r}"
+            )
         origins = None if cors_allowed_origins is None else list(cors_allowed_origins)
         if origins is not None and (
             "*" in origins or not all(isinstance(o, str) and o for o in origins)
@@ -164,6 +180,7 @@ class WebInterface(Interface):
         self.port = port
         self.name = name
         self.queue_size = queue_size
+        self.batch_window = float(batch_window)
         self.secret_key = secret_key
         self.cors_allowed_origins = origins
         self.watch = _parse_watch(watch)
@@ -316,6 +333,11 @@ class WebInterface(Interface):
             return
         self._server = None
         _stop_serving(server)
+        # Send what is queued before the clients go: events pushed in the last instant
+        # before a stop still reach the browsers connected to see them.
+        self._outbox.put(_STOP)  # unbounded wait is fine: the sender drains without blocking
+        if self._sender is not None:
+            self._sender.join(5)
         with self._clients_lock:
             self._clients.clear()
         _close_clients(socketio)
@@ -326,9 +348,6 @@ class WebInterface(Interface):
         server.server_close()
         if self._server_thread is not None:
             self._server_thread.join(5)
-        self._outbox.put(_STOP)  # unbounded wait is fine: the sender drains without blocking
-        if self._sender is not None:
-            self._sender.join(5)
         self._server_thread = self._sender = None
         log.info("web interface %r stopped", self.component_name)
 
@@ -367,19 +386,44 @@ class WebInterface(Interface):
 
     def _send_loop(self, socketio: SocketIO, outbox: queue.Queue[Any]) -> None:
         while True:
-            item = outbox.get()
-            if item is _STOP:
+            first = outbox.get()
+            if first is _STOP:
                 return
-            evt, prev, changes = item
-            try:
-                record = event_to_dict(evt)
-                record["prev"] = prev
-                if changes:
-                    record["state"] = jsonable(changes)
-                socketio.emit("event", record, namespace="/")
-            except Exception:
-                # One unserialisable event must not stop the stream; clients see the gap.
-                log.exception("web interface %r could not push %s", self.component_name, evt.name)
+            if self.batch_window:
+                # Sleep rather than wait on the queue: events put meanwhile wake nobody.
+                time.sleep(self.batch_window)
+            batch, stopping = [first], False
+            while len(batch) < _BATCH_LIMIT:
+                try:
+                    item = outbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            records = [r for r in map(self._record, batch) if r is not None]
+            if records:
+                try:
+                    socketio.emit("events", records, namespace="/")
+                except Exception:
+                    log.exception("web interface %r could not push events", self.component_name)
+            if stopping:
+                return
+
+    def _record(self, item: tuple[Event[Any], int, dict[str, Any]]) -> dict[str, Any] | None:
+        evt, prev, changes = item
+        try:
+            record = event_to_dict(evt)
+            record["prev"] = prev
+            if changes:
+                record["state"] = jsonable(changes)
+        except Exception:
+            # (Both conversions yield plain JSON data, so a record that converts also sends.)
+            # The stream goes on without it; clients see the gap in the chain and resync.
+            log.exception("web interface %r could not push %s", self.component_name, evt.name)
+            return None
+        return record
 
     def _register_builtin_socketio(self, socketio: SocketIO) -> None:
         def on_connect(auth: Any = None) -> None:

@@ -424,7 +424,7 @@
   const socket = io({ transports: ["websocket", "polling"] });
   socket.on("connect", () => setConnection("syncing"));
   socket.on("snapshot", onSnapshot);
-  socket.on("event", onEvent);
+  socket.on("events", (records) => records.forEach(onEvent));
   socket.on("disconnect", (reason) => {
     synced = false;
     buffer = [];
