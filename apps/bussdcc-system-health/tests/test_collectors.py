@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace as NS
 
@@ -30,6 +31,7 @@ from bussdcc_system_health.services import (
     DiskCollector,
     LoadCollector,
     MemoryCollector,
+    MountTable,
     NetworkCollector,
     TemperatureCollector,
     ThrottlingCollector,
@@ -129,6 +131,43 @@ def test_disk_usage_per_filesystem_and_unreadable_one_is_left_out() -> None:
     assert msg == DiskUsageUpdated(
         filesystems=(Filesystem("/", "/dev/sda2", "ext4", 1000, 250, 750, 25.0),)
     )
+
+
+def counting_reader(mounts: list[Mount]) -> tuple[list[int], Callable[[], list[Mount]]]:
+    reads: list[int] = []
+
+    def read() -> list[Mount]:
+        reads.append(1)
+        return list(mounts)
+
+    return reads, read
+
+
+@pytest.mark.skipif(not Path("/proc/self/mounts").exists(), reason="Linux's mount table")
+def test_the_mount_table_is_read_again_only_when_the_kernel_reports_a_change() -> None:
+    reads, read = counting_reader([Mount("/dev/sda2", "/", "ext4")])
+    table = MountTable(read)
+    try:
+        assert table() == [Mount("/dev/sda2", "/", "ext4")]
+        table()
+        table()
+        assert len(reads) == 1  # nothing was mounted meanwhile: one read serves all
+    finally:
+        table.close()
+    table()
+    assert len(reads) == 2  # closed: back to reading on every call
+
+
+def test_without_change_notification_the_mount_table_is_read_every_time() -> None:
+    reads, read = counting_reader([])
+    table = MountTable(read, changes=None)
+    table()
+    table()
+    assert len(reads) == 2
+    missing = MountTable(read, changes="/nonexistent/mounts")  # cannot be opened: same
+    missing()
+    missing()
+    assert len(reads) == 4
 
 
 # --- temperature ------------------------------------------------------------------------------

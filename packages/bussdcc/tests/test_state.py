@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bussdcc import StateStore
 
@@ -134,3 +137,95 @@ def test_writing_below_a_leaf_is_a_type_error_naming_the_path(state: StateStore)
     with pytest.raises(TypeError, match="'a' holds a value"):
         state.update("a.b", lambda v: 1)
     assert state.get("a") == 5
+
+
+# -- version: cheap change detection ----------------------------------------------------------
+
+
+def test_version_changes_with_writes_at_below_and_above_a_path(state: StateStore) -> None:
+    assert state.version("a.b") == 0  # nothing written yet
+    state.set("a.b", {"c": 1})
+    at = state.version("a.b")
+    assert at > 0
+
+    state.set("a.b.c", 2)  # below
+    below = state.version("a.b")
+    assert below != at
+    state.set("a", {"b": {"c": 3}})  # above
+    above = state.version("a.b")
+    assert above not in (at, below)
+    state.update("a.b.c", lambda n: n + 1)
+    assert state.version("a.b") != above
+
+
+def test_version_ignores_writes_elsewhere(state: StateStore) -> None:
+    state.set("a.b", 1)
+    before = state.version("a.b")
+    state.set("a.c", 2)  # a sibling
+    state.set("x.y", 3)  # another tree
+    state.delete("x.y")
+    assert state.version("a.b") == before
+    assert state.version("a") != before  # the parent did change
+
+
+def test_writing_an_equal_value_still_counts(state: StateStore) -> None:
+    state.set("a", 1)
+    before = state.version("a")
+    state.set("a", 1)
+    assert state.version("a") != before
+
+
+def test_delete_changes_the_version_and_leaves_no_residue(state: StateStore) -> None:
+    state.set("sessions.s1.user", "ann")
+    watched = state.version("sessions.s1.user")
+    assert state.delete("sessions.s1")
+    after_one = state.version("sessions.s1.user")
+    assert after_one not in (0, watched)  # recorded as a write of "sessions"
+    assert state.delete("sessions")
+    assert state.version("sessions.s1.user") not in (0, watched, after_one)
+    # Short-lived paths leave no bookkeeping behind once deleted.
+    for i in range(100):
+        state.set(f"jobs.j{i}.status", "done")
+        state.delete(f"jobs.j{i}")
+    state.delete("jobs")
+    assert not any(
+        key.startswith(("jobs", "sessions")) for key in (*state._written, *state._touched)
+    )
+
+
+def _replace(new: int, _old: object) -> int:
+    return new
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["set", "delete", "update"]),
+            st.sampled_from(["a", "a.b", "a.b.c", "a.d", "x", "x.y"]),
+            st.integers(0, 3),
+        ),
+        max_size=30,
+    )
+)
+def test_an_unchanged_version_means_an_unchanged_value(
+    ops: list[tuple[str, str, int]],
+) -> None:
+    state = StateStore()
+    watched = ("a", "a.b", "a.b.c", "a.d", "x.y")
+    seen = {path: (state.version(path), state.get(path)) for path in watched}
+    for op, path, value in ops:
+        try:
+            if op == "set":
+                state.set(path, value if path != "a" else {"b": {"c": value}})
+            elif op == "update":
+                state.update(path, functools.partial(_replace, value))
+            else:
+                state.delete(path)
+        except TypeError:
+            continue  # writing below a leaf: refused, nothing changed
+        for path_ in watched:
+            version, value_ = state.version(path_), state.get(path_)
+            if version == seen[path_][0]:
+                assert value_ == seen[path_][1], (path_, op, path)
+            seen[path_] = (version, value_)

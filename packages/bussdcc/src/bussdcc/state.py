@@ -46,6 +46,20 @@ class StateStore:
     def __init__(self) -> None:
         self._root: dict[str, Any] = {}
         self._lock = threading.RLock()
+        # Change tracking for `version`: a write replaces the value at its path, so it is
+        # recorded as "written" there and as "touched" at that path and every ancestor.
+        self._revision = 0
+        self._written: dict[str, int] = {}
+        self._touched: dict[str, int] = {}
+
+    def _stamp(self, parts: list[str]) -> None:
+        """Record a write that replaced the value at ``parts`` (``[]``: the whole store)."""
+        self._revision += 1
+        key = ""
+        for part in parts:
+            key = f"{key}.{part}" if key else part
+            self._touched[key] = self._revision
+        self._written[key] = self._revision
 
     def _parent(self, parts: list[str], path: str, create: bool) -> dict[str, Any] | None:
         node = self._root
@@ -70,6 +84,7 @@ class StateStore:
             parent = self._parent(parts, path, create=True)
             assert parent is not None
             parent[parts[-1]] = _copy(value)
+            self._stamp(parts)
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at ``path`` (a copy of a subtree), or ``default`` when absent."""
@@ -94,6 +109,7 @@ class StateStore:
             current = parent.get(parts[-1], _MISSING)
             new = fn(default if current is _MISSING else _copy(current))
             parent[parts[-1]] = _copy(new)
+            self._stamp(parts)
             return _copy(new)
 
     def delete(self, path: str) -> bool:
@@ -104,7 +120,34 @@ class StateStore:
             if parent is None or parts[-1] not in parent:
                 return False
             del parent[parts[-1]]
+            # Forget the deleted paths' stamps, so short-lived paths (a session, a job) leave
+            # nothing behind, and record the change as a write of the parent (the root for a
+            # top-level path): that changes the version of the deleted paths, and of their
+            # siblings too, which is only a spurious "may have changed".
+            below = path + "."
+            for stamps in (self._written, self._touched):
+                for key in [k for k in stamps if k == path or k.startswith(below)]:
+                    del stamps[key]
+            self._stamp(parts[:-1])
             return True
+
+    def version(self, path: str) -> int:
+        """A number that changes whenever the value at ``path`` may have changed.
+
+        Any `set` or `update` at ``path``, inside it, or at a path containing it gives a
+        number ``path`` never had before (writing an equal value counts too); so does a
+        `delete` of any of those or of a sibling. Writes elsewhere leave it as it is, so
+        equal numbers mean the value is unchanged and a watcher can skip reading (and
+        copying) it. 0 means nothing was written there yet. Costs a few dict lookups.
+        """
+        parts = _split(path)
+        with self._lock:
+            written = self._written
+            newest, key = written.get("", 0), ""
+            for part in parts[:-1]:
+                key = f"{key}.{part}" if key else part
+                newest = max(newest, written.get(key, 0))
+            return max(newest, self._touched.get(path, 0))
 
     def snapshot(self, prefix: str = "") -> dict[str, Any]:
         """A deep copy of the subtree at ``prefix`` (the whole store when empty) as plain dicts.

@@ -185,6 +185,7 @@ class WebInterface(Interface):
         self.cors_allowed_origins = origins
         self.watch = _parse_watch(watch)
         self._watched: dict[str, Any] = {}
+        self._watched_versions: dict[str, int] = {}
         self._push_types, self._push_names, self._push_prefixes = _parse_push(push)
         self._push_all = push is None
         if not self._push_all and not self._push_names and not self._push_prefixes:
@@ -367,8 +368,15 @@ class WebInterface(Interface):
         # Read here, inside dispatch: the processes before us have handled evt, nothing later
         # has happened yet. (Tracking pauses without clients; that only resends a value.)
         changes: dict[str, Any] = {}
+        state = ctx.state
         for path in self.watch:
-            value = ctx.state.get(path)
+            # The version says whether the path was written at all: most events touch one
+            # watched path or none, so the others are neither read nor copied.
+            version = state.version(path)
+            if self._watched_versions.get(path) == version:
+                continue
+            self._watched_versions[path] = version
+            value = state.get(path)
             if self._watched.get(path, _STOP) != value:
                 self._watched[path] = changes[path] = value
         try:
