@@ -120,6 +120,8 @@ def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
     # Console output is the same stream as JSON lines.
     console = [json.loads(line) for line in app.stdout if line.startswith("{")]
     assert any(rec["name"] == "system.memory.usage.updated" for rec in console)
+    # The page's compiled templates were kept for the next start, apart from the history.
+    assert list((tmp_path / "cache" / "templates").iterdir())
 
 
 def test_no_record_and_quiet_write_nothing(tmp_path: Path) -> None:
@@ -128,10 +130,12 @@ def test_no_record_and_quiet_write_nothing(tmp_path: Path) -> None:
     try:
         assert app.ready.wait(STARTUP_TIMEOUT), app.output()
         get_json(f"http://127.0.0.1:{port}/api/state")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200
     finally:
         app.proc.send_signal(signal.SIGINT)
     assert app.finish() == 0, app.output()
-    assert not (tmp_path / "history").exists()
+    assert list(tmp_path.iterdir()) == []  # no history, no template cache: nothing at all
     assert not [line for line in app.stdout if line.startswith("{")]
 
 

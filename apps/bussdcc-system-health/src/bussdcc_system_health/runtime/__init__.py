@@ -18,7 +18,13 @@ from ..processes import HealthProcess, SystemProcess
 from ..services import SystemService
 from ..sinks import DEFAULT_RETENTION, ConsoleSink, history_sink
 
-__all__ = ["AppOptions", "build_live_runtime", "build_replay_runtime", "derived_removed"]
+__all__ = [
+    "AppOptions",
+    "build_live_runtime",
+    "build_replay_runtime",
+    "derived_removed",
+    "template_cache",
+]
 
 DEFAULT_PORT = 8086
 DERIVED_MESSAGES = (HealthChanged,)
@@ -38,11 +44,18 @@ class AppOptions:
     console: TextIO | None = field(default=None, compare=False)
 
 
-def _add_projection(rt: Runtime | ReplayRuntime, options: AppOptions) -> SystemWebInterface:
+def template_cache(data_dir: Path) -> Path:
+    """Where compiled dashboard templates are kept: ``<data-dir>/cache/templates``."""
+    return data_dir / "cache" / "templates"
+
+
+def _add_projection(
+    rt: Runtime | ReplayRuntime, options: AppOptions, cache: Path | None = None
+) -> SystemWebInterface:
     # The same processes and dashboard serve live data and replays.
     rt.add_process(SystemProcess())
     rt.add_process(HealthProcess())
-    web = SystemWebInterface(host=options.host, port=options.port)
+    web = SystemWebInterface(host=options.host, port=options.port, template_cache=cache)
     rt.add_interface(web)
     if not options.quiet:
         rt.add_sink(ConsoleSink() if options.console is None else ConsoleSink(options.console))
@@ -58,7 +71,10 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     rt = Runtime()
     if options.record:
         rt.add_sink(history_sink(options.data_dir, options.retention))
-    web = _add_projection(rt, options)
+    # Compiled templates are kept beside the history, so a restart does not compile them
+    # again (see TemplateCache). Without recording (and in replays) nothing is written.
+    cache = template_cache(options.data_dir) if options.record else None
+    web = _add_projection(rt, options, cache)
     rt.add_service(SystemIdentityService())
     rt.add_service(SystemService(interval=options.interval))
     return rt, web

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import secrets
 import socket
@@ -47,6 +48,7 @@ from bussdcc.event import Event
 from bussdcc.message import Message, Severity
 
 from ..codec import event_to_dict
+from .template_cache import TemplateCache
 
 __all__ = ["EXTENSION_KEY", "WebInterface", "emit"]
 
@@ -121,6 +123,8 @@ class WebInterface(Interface):
     default) pushes every message of severity INFO or above -- DEBUG chatter stays off the
     wire. ``queue_size`` bounds the events waiting for the sender thread. ``watch`` names
     state paths whose changes ride along with pushed events (see the module docstring).
+    ``template_cache`` names a directory where compiled templates are kept between runs
+    (see `TemplateCache`); by default they are compiled on each start.
 
     Subclasses add pages with `register_routes` and Socket.IO handlers with
     `register_socketio`; both run in `start`, once per start, on a fresh app. ``import_name``
@@ -152,6 +156,7 @@ class WebInterface(Interface):
         cors_allowed_origins: Iterable[str] | None = None,
         watch: Iterable[str] = (),
         batch_window: float = 0.05,
+        template_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError(f"host must be a non-empty string, got {host!r}")
@@ -181,6 +186,7 @@ class WebInterface(Interface):
         self.name = name
         self.queue_size = queue_size
         self.batch_window = float(batch_window)
+        self.template_cache = None if template_cache is None else TemplateCache(template_cache)
         self.secret_key = secret_key
         self.cors_allowed_origins = origins
         self.watch = _parse_watch(watch)
@@ -270,6 +276,8 @@ class WebInterface(Interface):
         """Build the Flask app (override to configure it further; call super)."""
         app = Flask(self.import_name)
         app.secret_key = self.secret_key or secrets.token_hex(32)
+        if self.template_cache is not None:
+            app.jinja_env.bytecode_cache = self.template_cache
         return app
 
     def start(self, ctx: ContextProtocol) -> None:
