@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -105,6 +106,16 @@ def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
             html = page.read().decode()
         assert "bootstrap" in html.lower()
         assert "cdn" not in html.lower()
+        # Every script and stylesheet loads with its type (from Python's built-in table).
+        assets = re.findall(r'(?:src|href)="(/[^"]+\.(js|css))"', html)
+        assert {kind for _, kind in assets} == {"js", "css"}
+        for asset, kind in assets:
+            with urllib.request.urlopen(base + asset, timeout=10) as response:
+                assert response.status == 200
+                expected = (
+                    "text/css" if kind == "css" else ("text/javascript", "application/javascript")
+                )
+                assert response.headers.get_content_type() in expected, asset
         assert wait_for(
             lambda: any(
                 rec["name"] == "system.cpu.usage.updated" for rec in history_lines(tmp_path)
