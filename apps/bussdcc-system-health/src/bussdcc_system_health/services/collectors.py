@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import psutil
 
@@ -53,6 +53,8 @@ __all__ = [
     "default_collectors",
 ]
 
+M = TypeVar("M", bound=Message)
+
 GET_THROTTLED_SYSFS = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
 """Where Raspberry Pi OS kernels expose the firmware's throttle bits (hexadecimal)."""
 
@@ -61,6 +63,26 @@ RECHECK_ABSENT = 60.0
 again. Looking means globbing sysfs and searching PATH: on a host that has none, doing so
 every tick is most of what the collector costs. Hardware that appears later (a module
 loaded, a sensor plugged in) is reported within this time."""
+
+
+class _Absence(Generic[M]):
+    """The "nothing to read here" message of a collector, repeated for ``recheck`` seconds."""
+
+    def __init__(self, recheck: float) -> None:
+        self.recheck = recheck
+        self._noted: tuple[float, M] | None = None
+        """When the hardware was last found missing, and the message saying so."""
+
+    def recent(self, now: float) -> M | None:
+        """The remembered message while it is fresh, else None (look again)."""
+        if self._noted is not None and now - self._noted[0] < self.recheck:
+            return self._noted[1]
+        return None
+
+    def note(self, now: float, msg: M, absent: bool) -> M:
+        """Remember ``msg`` if the hardware is ``absent`` (else forget); return ``msg``."""
+        self._noted = (now, msg) if absent else None
+        return msg
 
 
 @runtime_checkable
@@ -297,19 +319,16 @@ class TemperatureCollector:
         recheck_absent: float = RECHECK_ABSENT,
     ) -> None:
         self._read = read
-        self._recheck_absent = recheck_absent
-        self._absent: tuple[float, TemperatureUpdated] | None = None
-        """When sensors were last found missing, and the message saying so."""
+        self._absence: _Absence[TemperatureUpdated] = _Absence(recheck_absent)
 
     def collect(self, now: float) -> TemperatureUpdated:
-        if self._absent is not None and now - self._absent[0] < self._recheck_absent:
-            return self._absent[1]
+        remembered = self._absence.recent(now)
+        if remembered is not None:
+            return remembered
         chips = self._read()
-        msg = self._message(chips)
         # Only "nothing there" is remembered: a sensor that exists but read badly is read
         # again next tick.
-        self._absent = (now, msg) if not chips else None
-        return msg
+        return self._absence.note(now, self._message(chips), absent=not chips)
 
     @staticmethod
     def _message(chips: Mapping[str, Sequence[Any]] | None) -> TemperatureUpdated:
@@ -423,17 +442,16 @@ class ThrottlingCollector:
         self._sysfs_path = sysfs_path
         self._which = which
         self._run_vcgencmd = run_vcgencmd
-        self._recheck_absent = recheck_absent
-        self._absent: tuple[float, ThrottlingUpdated] | None = None
+        self._absence: _Absence[ThrottlingUpdated] = _Absence(recheck_absent)
 
     def collect(self, now: float) -> ThrottlingUpdated:
-        if self._absent is not None and now - self._absent[0] < self._recheck_absent:
-            return self._absent[1]
-        msg, absent = self._sample()
+        remembered = self._absence.recent(now)
+        if remembered is not None:
+            return remembered
         # Only "neither source exists" is remembered: a source that exists but failed (a
         # vcgencmd timeout) is tried again next tick.
-        self._absent = (now, msg) if absent else None
-        return msg
+        msg, absent = self._sample()
+        return self._absence.note(now, msg, absent)
 
     def _sample(self) -> tuple[ThrottlingUpdated, bool]:
         """The message, and whether it is unavailable because no source exists at all."""
