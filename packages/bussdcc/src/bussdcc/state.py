@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["StateStore"]
@@ -20,6 +20,14 @@ def _split(path: str) -> list[str]:
     if any(not part for part in parts):
         raise ValueError(f"state path {path!r} has an empty segment")
     return parts
+
+
+def _prefixes(parts: list[str]) -> Iterator[str]:
+    """The dot paths of ``parts`` and of each of its ancestors, outermost first."""
+    key = ""
+    for part in parts:
+        key = f"{key}.{part}" if key else part
+        yield key
 
 
 def _copy(value: Any) -> Any:
@@ -56,8 +64,7 @@ class StateStore:
         """Record a write that replaced the value at ``parts`` (``[]``: the whole store)."""
         self._revision += 1
         key = ""
-        for part in parts:
-            key = f"{key}.{part}" if key else part
+        for key in _prefixes(parts):
             self._touched[key] = self._revision
         self._written[key] = self._revision
 
@@ -143,9 +150,8 @@ class StateStore:
         parts = _split(path)
         with self._lock:
             written = self._written
-            newest, key = written.get("", 0), ""
-            for part in parts[:-1]:
-                key = f"{key}.{part}" if key else part
+            newest = written.get("", 0)
+            for key in _prefixes(parts[:-1]):
                 newest = max(newest, written.get(key, 0))
             return max(newest, self._touched.get(path, 0))
 
