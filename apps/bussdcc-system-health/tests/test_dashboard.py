@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -12,6 +14,7 @@ import socketio
 from markupsafe import escape
 
 import bussdcc_system_health
+from bussdcc_system_health.interfaces.web import BOOTSTRAP_CSS, bootstrap_static_folder
 
 TIMEOUT = 10.0
 STATIC = Path(bussdcc_system_health.__file__).parent / "static"
@@ -101,6 +104,36 @@ def test_nothing_is_loaded_from_another_host(dashboard: Any) -> None:
     assert any("bootstrap" in s and s.endswith(".css") for s in sources)
     assert any(s.endswith("socket.io.min.js") for s in sources)
     assert any(s.endswith("chart.umd.min.js") for s in sources)
+
+
+def test_bootstrap_5_is_served_from_the_bootstrap_flask_package(dashboard: Any) -> None:
+    html = page(dashboard)
+    (href,) = re.findall(r'href="(/bootstrap/[^"]+\.css)"', html)
+    status, kind, body = fetch(dashboard.url.rstrip("/") + href)
+    assert status == 200 and kind.startswith("text/css")
+    assert body == (bootstrap_static_folder() / BOOTSTRAP_CSS).read_bytes()
+    assert re.search(rb"Bootstrap\s+v5\.", body[:300])
+    assert "flask_bootstrap" in bootstrap_static_folder().parts
+
+
+def test_the_dashboard_does_not_load_bootstrap_flasks_form_helpers() -> None:
+    # The Bootstrap5 extension would import WTForms, about 0.7 MB kept resident for macros
+    # the dashboard never calls; the app must build and serve without it.
+    code = (
+        "import sys\n"
+        "from bussdcc_system_health.interfaces import SystemWebInterface\n"
+        "app = SystemWebInterface(port=0).create_app()\n"
+        "client = app.test_client()\n"
+        "assert client.get('/bootstrap/static/' + app.jinja_env.globals['bootstrap_css'])"
+        ".status_code == 200\n"
+        "roots = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(roots & {'wtforms', 'flask_bootstrap'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_vendored_libraries_ship_with_their_licences() -> None:
