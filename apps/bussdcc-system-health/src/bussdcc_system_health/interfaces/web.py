@@ -49,6 +49,35 @@ def health_record(state: dict[str, Any]) -> dict[str, Any]:
     return {**_UNKNOWN_HEALTH, **health} if isinstance(health, dict) else dict(_UNKNOWN_HEALTH)
 
 
+CARDS = (
+    "health",
+    "identity",
+    "cpu",
+    "network",
+    "memory",
+    "load",
+    "disks",
+    "temperature",
+    "throttling",
+)
+"""The dashboard's cards in page order (``templates/cards/<name>.html``)."""
+
+CARD_RECORDS = {
+    "cpu": "system.cpu.usage",
+    "mem": "system.memory.usage",
+    "disk": "system.disk.usage",
+    "load": "system.load",
+    "temp": "system.temperature",
+    "net": "system.network.usage",
+    "thr": "system.throttling",
+    "ident": IDENTITY_STATE,
+}
+"""The state records the cards render, by the template variable that holds each."""
+
+HEALTH_CLASS = {"ok": "success", "warning": "warning", "critical": "danger"}
+"""Bootstrap's contextual colour for each health status."""
+
+
 def _at(state: Any, path: str, default: Any = None) -> Any:
     node = state
     for part in path.split("."):
@@ -149,7 +178,7 @@ class SystemWebInterface(WebInterface):
             )
         )
         app.jinja_env.globals["bootstrap_css"] = BOOTSTRAP_CSS
-        app.jinja_env.globals["at"] = _at
+        app.jinja_env.globals.update(cards=CARDS, health_class=HEALTH_CLASS)
         app.jinja_env.filters.update(bytes=_fmt_bytes, rate=_fmt_rate, pct=_fmt_pct, num=_fmt_num)
         return app
 
@@ -157,11 +186,13 @@ class SystemWebInterface(WebInterface):
         @app.route("/")
         def dashboard() -> str:
             snapshot = self.snapshot()
+            state = snapshot["state"]
             return render_template(
                 "dashboard.html",
                 snapshot=snapshot,
-                state=snapshot["state"],
-                health=health_record(snapshot["state"]),
+                state=state,
+                health=health_record(state),
+                **{name: _at(state, path) for name, path in CARD_RECORDS.items()},
                 history_limit=DEFAULT_HISTORY_LIMIT,
                 history_paths={"cpu": CPU_HISTORY, "network": NETWORK_HISTORY},
                 version=__version__,
