@@ -190,7 +190,6 @@ class SystemWebInterface(WebInterface):
             return render_template(
                 "dashboard.html",
                 snapshot=snapshot,
-                state=state,
                 health=health_record(state),
                 **{name: _at(state, path) for name, path in CARD_RECORDS.items()},
                 history_limit=DEFAULT_HISTORY_LIMIT,
