@@ -15,7 +15,17 @@ from bussdcc_framework.interface.web import WebInterface
 from bussdcc_framework.message.system import SystemIdentityEvent
 from bussdcc_framework.service import IDENTITY_STATE
 
-from ..message import CollectorFailed, HealthChanged
+from ..message import (
+    CollectorFailed,
+    CpuUsageUpdated,
+    DiskUsageUpdated,
+    HealthChanged,
+    LoadAverageUpdated,
+    MemoryUsageUpdated,
+    NetworkUsageUpdated,
+    TemperatureUpdated,
+    ThrottlingUpdated,
+)
 from ..processes import CPU_HISTORY, HEALTH_STATE, NETWORK_HISTORY, STATE_PATHS
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
@@ -42,10 +52,20 @@ the page appends each sample itself, rather than receiving the whole list every 
 _UNKNOWN_HEALTH: dict[str, Any] = {"status": "unknown", "reasons": [], "notes": [], "since": None}
 
 
+def _at(state: Any, path: str) -> Any:
+    """The value at a dot path in a state snapshot, or None where the path is absent."""
+    node = state
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def health_record(state: dict[str, Any]) -> dict[str, Any]:
     """``system.health`` from a state snapshot, or status ``"unknown"`` before the first
     assessment (no telemetry yet)."""
-    health = state.get("system", {}).get("health")
+    health = _at(state, HEALTH_STATE)
     return {**_UNKNOWN_HEALTH, **health} if isinstance(health, dict) else dict(_UNKNOWN_HEALTH)
 
 
@@ -63,28 +83,19 @@ CARDS = (
 """The dashboard's cards in page order (``templates/cards/<name>.html``)."""
 
 CARD_RECORDS = {
-    "cpu": "system.cpu.usage",
-    "mem": "system.memory.usage",
-    "disk": "system.disk.usage",
-    "load": "system.load",
-    "temp": "system.temperature",
-    "net": "system.network.usage",
-    "thr": "system.throttling",
+    "cpu": STATE_PATHS[CpuUsageUpdated],
+    "mem": STATE_PATHS[MemoryUsageUpdated],
+    "disk": STATE_PATHS[DiskUsageUpdated],
+    "load": STATE_PATHS[LoadAverageUpdated],
+    "temp": STATE_PATHS[TemperatureUpdated],
+    "net": STATE_PATHS[NetworkUsageUpdated],
+    "thr": STATE_PATHS[ThrottlingUpdated],
     "ident": IDENTITY_STATE,
 }
 """The state records the cards render, by the template variable that holds each."""
 
 HEALTH_CLASS = {"ok": "success", "warning": "warning", "critical": "danger"}
 """Bootstrap's contextual colour for each health status."""
-
-
-def _at(state: Any, path: str, default: Any = None) -> Any:
-    node = state
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
 
 
 def _fmt_bytes(value: Any, suffix: str = "") -> str:
@@ -177,8 +188,9 @@ class SystemWebInterface(WebInterface):
                 static_url_path="/bootstrap/static",
             )
         )
-        app.jinja_env.globals["bootstrap_css"] = BOOTSTRAP_CSS
-        app.jinja_env.globals.update(cards=CARDS, health_class=HEALTH_CLASS)
+        app.jinja_env.globals.update(
+            bootstrap_css=BOOTSTRAP_CSS, cards=CARDS, health_class=HEALTH_CLASS
+        )
         app.jinja_env.filters.update(bytes=_fmt_bytes, rate=_fmt_rate, pct=_fmt_pct, num=_fmt_num)
         return app
 
