@@ -39,15 +39,13 @@ class Sensor(Device):
         self.calls.append(f"disconnect {self.id}")
 
 
-class Step(Process):
+class Traced:
+    """Start and stop of a process, interface or service, written to ``calls`` in order."""
+
     def __init__(self, name: str, calls: list[str], *, fail_start: bool = False) -> None:
         self.name = name
         self.calls = calls
         self.fail_start = fail_start
-
-    def attach(self, ctx: ContextProtocol) -> None:
-        super().attach(ctx)
-        self.calls.append(f"attach {self.name}")
 
     def start(self, ctx: ContextProtocol) -> None:
         self.calls.append(f"start {self.name}")
@@ -56,42 +54,24 @@ class Step(Process):
 
     def stop(self, ctx: ContextProtocol) -> None:
         self.calls.append(f"stop {self.name}")
+
+
+class Step(Traced, Process):
+    def attach(self, ctx: ContextProtocol) -> None:
+        super().attach(ctx)
+        self.calls.append(f"attach {self.name}")
 
     def detach(self) -> None:
         self.calls.append(f"detach {self.name}")
         super().detach()
 
 
-class Panel(Interface):
-    def __init__(self, name: str, calls: list[str], *, fail_start: bool = False) -> None:
-        self.name = name
-        self.calls = calls
-        self.fail_start = fail_start
-
-    def start(self, ctx: ContextProtocol) -> None:
-        self.calls.append(f"start {self.name}")
-        if self.fail_start:
-            raise RuntimeError(f"{self.name} cannot start")
-
-    def stop(self, ctx: ContextProtocol) -> None:
-        self.calls.append(f"stop {self.name}")
+class Panel(Traced, Interface):
+    pass
 
 
-class Worker(Service):
+class Worker(Traced, Service):
     interval = 1.0
-
-    def __init__(self, name: str, calls: list[str], *, fail_start: bool = False) -> None:
-        self.name = name
-        self.calls = calls
-        self.fail_start = fail_start
-
-    def start(self, ctx: ContextProtocol) -> None:
-        self.calls.append(f"start {self.name}")
-        if self.fail_start:
-            raise RuntimeError(f"{self.name} cannot start")
-
-    def stop(self, ctx: ContextProtocol) -> None:
-        self.calls.append(f"stop {self.name}")
 
 
 def names(events: list[Event[Any]]) -> list[str]:
