@@ -25,7 +25,7 @@ from bussdcc_system_health.message import (
     ThrottleFlags,
     ThrottlingUpdated,
 )
-from bussdcc_system_health.services import (
+from bussdcc_system_health.collectors import (
     Collector,
     CpuCollector,
     DiskCollector,
