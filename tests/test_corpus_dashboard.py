@@ -23,9 +23,9 @@ import socketio
 
 from bussdcc.event import Event
 from bussdcc_framework.io.jsonl import JsonlSource
+from bussdcc_system_health.assembly import AppOptions, build_replay_runtime
 from bussdcc_system_health.interfaces.web import PUSHED, WATCHED
 from bussdcc_system_health.message import HealthChanged
-from bussdcc_system_health.assembly import AppOptions, build_replay_runtime
 
 TIMEOUT = 30.0
 """Generous: the box is shared and small; nothing here asserts a duration."""

@@ -36,7 +36,6 @@ from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
 from bussdcc_framework.message import SystemIdentityEvent
 from bussdcc_framework.runtime import Runtime
 from bussdcc_framework.service import SystemIdentityService
-from bussdcc_system_health.processes import HealthProcess, SystemProcess
 from bussdcc_system_health.collectors import (
     Collector,
     CpuCollector,
@@ -47,6 +46,7 @@ from bussdcc_system_health.collectors import (
     TemperatureCollector,
     ThrottlingCollector,
 )
+from bussdcc_system_health.processes import HealthProcess, SystemProcess
 from bussdcc_system_health.service import SystemService
 from bussdcc_system_health.telemetry.filesystems import Mount
 from bussdcc_system_health.telemetry.rates import InterfaceCounters

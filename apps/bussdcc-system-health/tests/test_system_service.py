@@ -164,18 +164,18 @@ def test_total_failure_raises_so_the_supervisor_reports_it(harnesses: list[Harne
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("inf")])
 def test_an_interval_that_is_not_positive_is_a_value_error(bad: float) -> None:
-    with pytest.raises(ValueError, match="^interval must be a positive number of seconds"):
+    with pytest.raises(ValueError, match=r"^interval must be a positive number of seconds"):
         SystemService([], interval=bad)
 
 
 @pytest.mark.parametrize("bad", ["1", True, [1.0]])
 def test_an_interval_that_is_not_a_number_is_a_type_error(bad: Any) -> None:
-    with pytest.raises(TypeError, match="^interval must be a number"):
+    with pytest.raises(TypeError, match=r"^interval must be a number"):
         SystemService([], interval=bad)
 
 
 def test_a_nan_interval_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="^interval must be a number, got NaN"):
+    with pytest.raises(ValueError, match=r"^interval must be a number, got NaN"):
         SystemService([], interval=float("nan"))
 
 

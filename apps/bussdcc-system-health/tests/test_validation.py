@@ -76,12 +76,12 @@ def test_a_good_value_is_returned_as_the_promised_type(
 
 @pytest.mark.parametrize("collector", [TemperatureCollector, ThrottlingCollector])
 def test_collectors_check_recheck_absent(collector: Callable[..., object]) -> None:
-    with pytest.raises(ValueError, match="^recheck_absent must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"^recheck_absent must be a finite number >= 0"):
         collector(recheck_absent=-1)
-    with pytest.raises(TypeError, match="^recheck_absent must be a number"):
+    with pytest.raises(TypeError, match=r"^recheck_absent must be a number"):
         collector(recheck_absent="60")
 
 
 def test_health_process_refuses_thresholds_of_another_type() -> None:
-    with pytest.raises(TypeError, match="^thresholds must be HealthThresholds"):
+    with pytest.raises(TypeError, match=r"^thresholds must be HealthThresholds"):
         HealthProcess(thresholds={"cpu": 90})  # type: ignore[arg-type]
