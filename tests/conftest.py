@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bussdcc.event import Event
 from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
 from bussdcc_framework.runtime import ReplayRuntime
 from bussdcc_framework.service import IDENTITY_STATE
+from bussdcc_framework.testing import ReplayTrace
 from bussdcc_system_health.message import HealthChanged
 from bussdcc_system_health.processes import (
     CPU_HISTORY,
@@ -67,22 +67,6 @@ class ReplayOutcome:
     skipped: int
 
 
-class _TracingReplay(ReplayRuntime):
-    """Remembers the ``seq`` of every re-emitted (recorded) event.
-
-    The recording holds the live ``system.health.changed`` events too, and replay re-emits
-    them; a health change whose ``seq`` is not among these was derived by this replay.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(speed=0)
-        self.replayed_seqs: set[int] = set()
-
-    def _on_replayed(self, original: Event[Any], emitted: Event[Any]) -> None:
-        self.replayed_seqs.add(emitted.seq)
-        super()._on_replayed(original, emitted)
-
-
 def _as_json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.isoformat()))
 
@@ -90,22 +74,21 @@ def _as_json(value: Any) -> Any:
 def replay(recording: Path, sink_root: Path | None = None) -> ReplayOutcome:
     """Replay ``recording`` as fast as possible with the app's processes (and a JSONL sink)."""
     source = JsonlSource(recording)
-    rt = _TracingReplay()
+    rt = ReplayRuntime(speed=0)
     rt.add_process(SystemProcess())
     rt.add_process(HealthProcess())
     if sink_root is not None:
         rt.add_sink(JsonlSink(sink_root))
-    changes: list[Event[HealthChanged]] = []
-    rt.events.subscribe(HealthChanged, changes.append)
+    # The recording holds the live health changes too, and replay re-emits them: the trace
+    # tells those from the ones this replay derived.
+    trace = ReplayTrace.attach(rt)
     rt.add_source(source)
     rt.run()
     return ReplayOutcome(
         state={key: _as_json(rt.state.get(key)) for key in PROJECTED_KEYS},
         history_lengths={key: history_length(rt.state.get(key)) for key in HISTORY_KEYS},
         derived_transitions=[
-            [evt.payload.previous, evt.payload.status]
-            for evt in changes
-            if evt.seq not in rt.replayed_seqs
+            [evt.payload.previous, evt.payload.status] for evt in trace.derived(HealthChanged)
         ],
         replayed=rt.replayed,
         skipped=source.skipped,

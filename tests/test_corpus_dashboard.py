@@ -19,13 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import socketio
-
 from bussdcc.event import Event
 from bussdcc_framework.io.jsonl import JsonlSource
+from bussdcc_framework.testing import SocketIORecorder
+from bussdcc_system_health.assembly import AppOptions, build_replay_runtime
 from bussdcc_system_health.interfaces.web import PUSHED, WATCHED
 from bussdcc_system_health.message import HealthChanged
-from bussdcc_system_health.runtime import AppOptions, build_replay_runtime
 
 TIMEOUT = 30.0
 """Generous: the box is shared and small; nothing here asserts a duration."""
@@ -34,37 +33,6 @@ SPEED = 30.0
 """A 180 s recording replays in about 6 s: paced like a real replay, short enough for a test."""
 
 ReadManifest = Callable[[Path], dict[str, Any]]
-
-
-class DashboardClient:
-    """A Socket.IO client that keeps every snapshot and pushed event it receives."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.Client(reconnection=False)
-        self.snapshots: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self.disconnected = threading.Event()
-        self._cond = threading.Condition()
-        self.sio.on("snapshot", self._on_snapshot)
-        self.sio.on("events", self._on_events)
-        self.sio.on("disconnect", lambda *args: self.disconnected.set())
-
-    def _on_snapshot(self, data: dict[str, Any]) -> None:
-        with self._cond:
-            self.snapshots.append(data)
-            self._cond.notify_all()
-
-    def _on_events(self, data: list[dict[str, Any]]) -> None:
-        with self._cond:
-            self.events.extend(data)
-            self._cond.notify_all()
-
-    def wait_for(
-        self, predicate: Callable[[], bool], what: str, detail: Callable[[], str] = str
-    ) -> None:
-        with self._cond:
-            if not self._cond.wait_for(predicate, TIMEOUT):
-                raise AssertionError(f"timed out waiting for {what}; {detail()}")
 
 
 class GatedSource:
@@ -179,14 +147,13 @@ def test_replay_streams_the_recording_to_a_connected_dashboard_client(
             failures.append(exc)
 
     runner = threading.Thread(target=run, name="replay", daemon=True)
-    client = DashboardClient()
+    client = SocketIORecorder(timeout=TIMEOUT)
     runner.start()
     try:
         assert gate.serving.wait(TIMEOUT), "the replay never booted its dashboard"
         port = web.port
         assert port != 0, "the dashboard reports the port it bound"
-        client.sio.connect(web.url, transports=["websocket"], wait_timeout=TIMEOUT)
-        client.wait_for(lambda: bool(client.snapshots), "the snapshot sent on connect")
+        client.connect(web.url, transports=["websocket"])  # returns with the snapshot
         gate.release()
         assert gate.finished.wait(TIMEOUT * 4), "the replay did not get through the recording"
         # python-socketio runs each event handler in a thread of its own, so the client's
@@ -195,7 +162,7 @@ def test_replay_streams_the_recording_to_a_connected_dashboard_client(
         client.wait_for(
             lambda: len(client.events) >= total,
             f"{total} pushed events",
-            lambda: _tail(client.events, expected),
+            detail=lambda: _tail(client.events, expected),
         )
         gate.end()
         runner.join(TIMEOUT * 2)
@@ -206,8 +173,7 @@ def test_replay_streams_the_recording_to_a_connected_dashboard_client(
         if runner.is_alive():
             rt.shutdown("test failed")
             runner.join(TIMEOUT)
-        if client.sio.connected:
-            client.sio.disconnect()
+        client.disconnect()
     assert failures == []
 
     # The end of the replay shuts the runtime down: the client is let go, the port is free.
@@ -216,7 +182,7 @@ def test_replay_streams_the_recording_to_a_connected_dashboard_client(
     assert _port_is_free(port)
 
     snapshots = list(client.snapshots)
-    events = sorted(client.events, key=lambda record: int(record["seq"]))
+    events = client.ordered()
     assert len(events) == total
     assert len(snapshots) == 1, "exactly one snapshot: on connect (the client never resynced)"
     snapshot = snapshots[0]

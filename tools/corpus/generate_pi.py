@@ -36,18 +36,18 @@ from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
 from bussdcc_framework.message import SystemIdentityEvent
 from bussdcc_framework.runtime import Runtime
 from bussdcc_framework.service import SystemIdentityService
-from bussdcc_system_health.processes import HealthProcess, SystemProcess
-from bussdcc_system_health.services import (
+from bussdcc_system_health.collectors import (
+    Collector,
     CpuCollector,
     DiskCollector,
     LoadCollector,
     MemoryCollector,
     NetworkCollector,
-    SystemService,
     TemperatureCollector,
     ThrottlingCollector,
 )
-from bussdcc_system_health.services.collectors import Collector
+from bussdcc_system_health.processes import HealthProcess, SystemProcess
+from bussdcc_system_health.service import SystemService
 from bussdcc_system_health.telemetry.filesystems import Mount
 from bussdcc_system_health.telemetry.rates import InterfaceCounters
 

@@ -19,10 +19,11 @@ samples in each chart history; ``health_transitions`` the ``[previous, status]``
 
 The rule for telling derived transitions from recorded ones: a recording also holds the
 ``system.health.changed`` events the live `HealthProcess` emitted, and replay re-emits them.
-The runtime reports each re-emitted event to `_on_replayed` (that is how its sinks see only
-originals), so every health change on the replay bus whose ``seq`` was not re-emitted is one
-the replay derived. Comparing the two lists also shows whether replay reproduces the live
-verdicts (``recorded_health_transitions``, kept for information).
+A replay hands each re-emitted event to its sinks after delivering it, so
+`bussdcc_framework.testing.ReplayTrace` (a sink that also watches the bus) knows which health
+changes on the replay bus were re-emitted; every other one is one the replay derived.
+Comparing the two lists also shows whether replay reproduces the live verdicts
+(``recorded_health_transitions``, kept for information).
 
 Refreshing without ``--made-by`` keeps the existing manifest's ``made_by``, ``recorded_on`` and
 ``notes``. Raises (exits non-zero) if the recording has a line the framework cannot read.
@@ -38,10 +39,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bussdcc.event import Event
 from bussdcc_framework.io.jsonl import JsonlSource
 from bussdcc_framework.runtime import ReplayRuntime
 from bussdcc_framework.service import IDENTITY_STATE
+from bussdcc_framework.testing import ReplayTrace
 from bussdcc_system_health.message import HealthChanged
 from bussdcc_system_health.processes import (
     CPU_HISTORY,
@@ -58,18 +59,6 @@ PROJECTED_KEYS = (*STATE_PATHS.values(), IDENTITY_STATE, HEALTH_STATE)
 
 HISTORY_KEYS = (CPU_HISTORY, NETWORK_HISTORY)
 """The chart histories, pinned by length only (their content is the telemetry again)."""
-
-
-class _TracingReplay(ReplayRuntime):
-    """A replay that remembers the ``seq`` each re-emitted (recorded) event got."""
-
-    def __init__(self) -> None:
-        super().__init__(speed=0)
-        self.replayed_seqs: set[int] = set()
-
-    def _on_replayed(self, original: Event[Any], emitted: Event[Any]) -> None:
-        self.replayed_seqs.add(emitted.seq)
-        super()._on_replayed(original, emitted)
 
 
 def _plain(value: Any) -> Any:
@@ -90,11 +79,10 @@ def expected_outcome(recording: Path) -> dict[str, Any]:
         ValueError: if a line of the recording cannot be read.
     """
     source = JsonlSource(recording)
-    rt = _TracingReplay()
+    rt = ReplayRuntime(speed=0)
     rt.add_process(SystemProcess())
     rt.add_process(HealthProcess())
-    changes: list[Event[HealthChanged]] = []
-    rt.events.subscribe(HealthChanged, changes.append)
+    trace = ReplayTrace.attach(rt)
     rt.add_source(source)
     rt.run()
     if source.skipped:
@@ -103,9 +91,7 @@ def expected_outcome(recording: Path) -> dict[str, Any]:
         "state": {key: _plain(rt.state.get(key)) for key in PROJECTED_KEYS},
         "history_lengths": {key: history_length(rt.state.get(key)) for key in HISTORY_KEYS},
         "health_transitions": [
-            [evt.payload.previous, evt.payload.status]
-            for evt in changes
-            if evt.seq not in rt.replayed_seqs
+            [evt.payload.previous, evt.payload.status] for evt in trace.derived(HealthChanged)
         ],
     }
 

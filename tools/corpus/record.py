@@ -38,13 +38,13 @@ from pathlib import Path
 from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
 from bussdcc_framework.runtime import Runtime
 from bussdcc_framework.service import SystemIdentityService
-from bussdcc_system_health.processes import HealthProcess, SystemProcess
-from bussdcc_system_health.services import SystemService
-from bussdcc_system_health.services.collectors import (
+from bussdcc_system_health.collectors import (
     Collector,
     NetworkCollector,
     default_collectors,
 )
+from bussdcc_system_health.processes import HealthProcess, SystemProcess
+from bussdcc_system_health.service import SystemService
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPOSITORY_ROOT / "tests" / "corpus"

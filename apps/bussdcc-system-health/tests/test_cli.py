@@ -183,13 +183,14 @@ def test_an_unwritable_data_dir_is_refused_with_a_clear_error(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [
-        (["--port", "70000"], "invalid port"),
-        (["--port", "http"], "invalid port"),
-        (["--interval", "0"], "positive number"),
-        (["--interval", "-1"], "positive number"),
+        (["--port", "70000"], "argument --port: port must be 0-65535, got 70000"),
+        (["--port", "http"], "argument --port: port must be a whole number, got 'http'"),
+        (["--interval", "0"], "argument --interval: interval must be a positive number"),
+        (["--interval", "-1"], "argument --interval: interval must be a positive number"),
+        (["--interval", "nan"], "argument --interval: interval must be a number, got NaN"),
         (["--retention", "forever"], "invalid duration"),
         (["--bogus"], "unrecognized arguments"),
-        (["replay", "--speed", "-2"], "speed must be >= 0"),
+        (["replay", "--speed", "-2"], "argument --speed: speed must be a finite number >= 0"),
     ],
 )
 def test_bad_arguments_exit_2_with_the_problem_named(args: list[str], complaint: str) -> None:

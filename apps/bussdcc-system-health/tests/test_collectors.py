@@ -11,6 +11,18 @@ from types import SimpleNamespace as NS
 
 import pytest
 
+from bussdcc_system_health.collectors import (
+    Collector,
+    CpuCollector,
+    DiskCollector,
+    LoadCollector,
+    MemoryCollector,
+    MountTable,
+    NetworkCollector,
+    TemperatureCollector,
+    ThrottlingCollector,
+    default_collectors,
+)
 from bussdcc_system_health.message import (
     CoreUsage,
     CpuUsageUpdated,
@@ -24,18 +36,6 @@ from bussdcc_system_health.message import (
     TemperatureUpdated,
     ThrottleFlags,
     ThrottlingUpdated,
-)
-from bussdcc_system_health.services import (
-    Collector,
-    CpuCollector,
-    DiskCollector,
-    LoadCollector,
-    MemoryCollector,
-    MountTable,
-    NetworkCollector,
-    TemperatureCollector,
-    ThrottlingCollector,
-    default_collectors,
 )
 from bussdcc_system_health.telemetry.filesystems import Mount, real_filesystems
 from bussdcc_system_health.telemetry.rates import InterfaceCounters

@@ -9,6 +9,7 @@ import pytest
 
 from bussdcc import ManualClock, Runtime
 from bussdcc.event import Event
+from bussdcc_framework.testing import EventRecorder
 from bussdcc_system_health.message import (
     CpuUsageUpdated,
     HealthChanged,
@@ -39,9 +40,12 @@ class Rig:
         self.rt = Runtime(clock=self.clock)
         self.process = process
         self.rt.register_process(process)
-        self.changes: list[Event[Any]] = []
-        self.rt.ctx.events.subscribe(HealthChanged, self.changes.append)
+        self.recorder = EventRecorder(HealthChanged).attach(self.rt)
         self.rt.boot()
+
+    @property
+    def changes(self) -> list[Event[Any]]:
+        return self.recorder.events
 
     def at(self, seconds: float, *messages: Any) -> None:
         self.clock.advance(seconds - self.clock.monotonic())

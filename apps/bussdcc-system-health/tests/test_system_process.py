@@ -172,9 +172,15 @@ def test_same_events_give_the_same_state() -> None:
     assert first == run()
 
 
-@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
-def test_bad_history_limit_is_rejected(bad: object) -> None:
-    with pytest.raises(ValueError, match="history_limit must be a positive int"):
+@pytest.mark.parametrize("bad", [0, -5])
+def test_a_history_limit_below_one_is_a_value_error(bad: int) -> None:
+    with pytest.raises(ValueError, match=r"^history_limit must be a positive int"):
+        SystemProcess(history_limit=bad)
+
+
+@pytest.mark.parametrize("bad", [2.5, True, "3"])
+def test_a_history_limit_that_is_not_an_int_is_a_type_error(bad: object) -> None:
+    with pytest.raises(TypeError, match=r"^history_limit must be a positive int"):
         SystemProcess(history_limit=bad)  # type: ignore[arg-type]
 
 
@@ -187,7 +193,7 @@ def test_column_history_keeps_the_newest() -> None:
     history.append({"t": 4})  # a missing value is stored as None, keeping columns aligned
     assert history.record() == {"t": (3, 4), "v": (30, None)}
     assert len(history) == 2
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"^limit must be a positive int"):
         ColumnHistory(("t",), 0)
 
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pytest
 
 from bussdcc import ManualClock, Runtime
-from bussdcc.event import Event
 from bussdcc.message import Message, ServiceError, ServiceStopped
+from bussdcc_framework.testing import EventRecorder, running
 from bussdcc_system_health.message import (
     CollectorFailed,
     LoadAverageUpdated,
     MemoryUsageUpdated,
 )
-from bussdcc_system_health.services import SystemService
+from bussdcc_system_health.service import SystemService
+
+M = TypeVar("M", bound=Message)
 
 
 class FakeCollector:
@@ -40,39 +43,36 @@ def memory_at(now: float) -> MemoryUsageUpdated:
     return MemoryUsageUpdated(100, 50, 50, 50.0, 0, 0, 0.0)
 
 
+@dataclass
 class Harness:
-    def __init__(self, service: SystemService) -> None:
-        self.clock = ManualClock()
-        self.rt = Runtime(clock=self.clock)
-        self.events: list[Event[Any]] = []
-        self.arrived = threading.Condition()
-        self.rt.ctx.events.subscribe(Message, self._record)
-        self.rt.register_service(service)
+    """A kernel `Runtime` on a `ManualClock` running one `SystemService`, every event recorded."""
 
-    def boot(self) -> None:
-        self.rt.boot()
-        # the first tick runs at once; the service then sleeps until the next slot
-        assert self.clock.wait_for_sleepers(1, timeout=10)
+    clock: ManualClock
+    rt: Runtime
+    recorder: EventRecorder
 
-    def _record(self, evt: Event[Any]) -> None:
-        with self.arrived:
-            self.events.append(evt)
-            self.arrived.notify_all()
+    def payloads(self, kind: type[M]) -> list[M]:
+        return self.recorder.payloads(kind)
 
-    def wait_for(self, kind: type[Message], timeout: float = 10.0) -> bool:
-        with self.arrived:
-            return self.arrived.wait_for(lambda: bool(self.payloads(kind)), timeout)
 
-    def payloads(self, kind: type[Message]) -> list[Any]:
-        return [e.payload for e in self.events if isinstance(e.payload, kind)]
+StartService = Callable[..., Harness]
 
 
 @pytest.fixture
-def harnesses() -> Iterator[list[Harness]]:
-    made: list[Harness] = []
-    yield made
-    for h in made:
-        h.rt.shutdown("test over")
+def start() -> Iterator[StartService]:
+    """Boots a harness around a service: with ``sleepers=1`` (the default) once its first tick
+    is done and it sleeps on the clock; every one is shut down after the test."""
+    with ExitStack() as stack:
+
+        def start_service(service: SystemService, *, sleepers: int = 1) -> Harness:
+            clock = ManualClock()
+            rt = Runtime(clock=clock)
+            recorder = EventRecorder().attach(rt)
+            rt.register_service(service)
+            stack.enter_context(running(rt, sleepers=sleepers))
+            return Harness(clock, rt, recorder)
+
+        yield start_service
 
 
 def test_defaults() -> None:
@@ -89,11 +89,9 @@ def test_defaults() -> None:
     ]
 
 
-def test_each_tick_emits_one_message_per_collector(harnesses: list[Harness]) -> None:
+def test_each_tick_emits_one_message_per_collector(start: StartService) -> None:
     load, mem = FakeCollector("load", load_at), FakeCollector("memory", memory_at)
-    h = Harness(SystemService([load, mem]))
-    harnesses.append(h)
-    h.boot()
+    h = start(SystemService([load, mem]))
     h.clock.advance(3.0)
     assert load.times == [0.0, 1.0, 2.0, 3.0]
     assert [m.load1 for m in h.payloads(LoadAverageUpdated)] == [0.0, 1.0, 2.0, 3.0]
@@ -101,25 +99,21 @@ def test_each_tick_emits_one_message_per_collector(harnesses: list[Harness]) -> 
     assert h.rt.state.get("system") is None  # the service observes; it never writes state
 
 
-def test_interval_is_configurable(harnesses: list[Harness]) -> None:
+def test_interval_is_configurable(start: StartService) -> None:
     load = FakeCollector("load", load_at)
-    h = Harness(SystemService([load], interval=2.5))
-    harnesses.append(h)
-    h.boot()
+    h = start(SystemService([load], interval=2.5))
     h.clock.advance(5.0)
     assert load.times == [0.0, 2.5, 5.0]
 
 
-def test_collector_returning_none_emits_nothing(harnesses: list[Harness]) -> None:
-    h = Harness(SystemService([FakeCollector("quiet", lambda now: None)]))
-    harnesses.append(h)
-    h.boot()
+def test_collector_returning_none_emits_nothing(start: StartService) -> None:
+    h = start(SystemService([FakeCollector("quiet", lambda now: None)]))
     h.clock.advance(2.0)
     assert h.payloads(LoadAverageUpdated) == []
     assert h.payloads(ServiceError) == []
 
 
-def test_a_failing_collector_does_not_stop_the_others(harnesses: list[Harness]) -> None:
+def test_a_failing_collector_does_not_stop_the_others(start: StartService) -> None:
     broken = {"yes": True}
 
     def flaky(now: float) -> MemoryUsageUpdated:
@@ -127,9 +121,7 @@ def test_a_failing_collector_does_not_stop_the_others(harnesses: list[Harness]) 
             raise PermissionError("cannot read /proc/meminfo")
         return memory_at(now)
 
-    h = Harness(SystemService([FakeCollector("memory", flaky), FakeCollector("load", load_at)]))
-    harnesses.append(h)
-    h.boot()
+    h = start(SystemService([FakeCollector("memory", flaky), FakeCollector("load", load_at)]))
     h.clock.advance(2.0)
     assert len(h.payloads(LoadAverageUpdated)) == 3
     # reported once per failure streak, not every tick
@@ -145,16 +137,14 @@ def test_a_failing_collector_does_not_stop_the_others(harnesses: list[Harness]) 
     assert len(h.payloads(CollectorFailed)) == 2  # a new streak is reported again
 
 
-def test_total_failure_raises_so_the_supervisor_reports_it(harnesses: list[Harness]) -> None:
+def test_total_failure_raises_so_the_supervisor_reports_it(start: StartService) -> None:
     def fail(now: float) -> Message:
         raise OSError("no /proc")
 
     service = SystemService([FakeCollector("a", fail), FakeCollector("b", fail)])
     service.restart = False
-    h = Harness(service)
-    harnesses.append(h)
-    h.rt.boot()
-    assert h.wait_for(ServiceStopped)
+    h = start(service, sleepers=0)
+    h.recorder.wait_for_payload(ServiceStopped)
     (error,) = h.payloads(ServiceError)
     assert error.service == "system"
     assert "every telemetry collector failed" in error.error
@@ -162,10 +152,21 @@ def test_total_failure_raises_so_the_supervisor_reports_it(harnesses: list[Harne
     assert "b: OSError: no /proc" in error.error
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "1", True])
-def test_bad_interval_is_rejected(bad: Any) -> None:
-    with pytest.raises(ValueError, match="interval must be a positive number"):
+@pytest.mark.parametrize("bad", [0, -1.0, float("inf")])
+def test_an_interval_that_is_not_positive_is_a_value_error(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"^interval must be a positive number of seconds"):
         SystemService([], interval=bad)
+
+
+@pytest.mark.parametrize("bad", ["1", True, [1.0]])
+def test_an_interval_that_is_not_a_number_is_a_type_error(bad: Any) -> None:
+    with pytest.raises(TypeError, match=r"^interval must be a number"):
+        SystemService([], interval=bad)
+
+
+def test_a_nan_interval_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"^interval must be a number, got NaN"):
+        SystemService([], interval=float("nan"))
 
 
 def test_duplicate_collector_names_are_rejected() -> None:

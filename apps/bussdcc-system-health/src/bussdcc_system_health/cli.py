@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import math
 import mimetypes
 import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from bussdcc import BootError
 from bussdcc_framework.io.jsonl import JsonlSource
 
+from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
-from .runtime import DEFAULT_PORT, AppOptions, build_live_runtime, build_replay_runtime
-from .sinks import DEFAULT_RETENTION, HistoryUnwritable, history_root
+from .assembly import AppOptions, build_live_runtime, build_replay_runtime
+from .recording import HistoryUnwritable, history_root
 from .version import __version__
 
 __all__ = ["main", "parse_args"]
+
+T = TypeVar("T")
 
 PROG = "bussdcc-system-health"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -38,43 +41,50 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: not a whole number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {value}: must be 0-65535")
-    return value
+def _argument(
+    convert: Callable[[str], object], check: Callable[[object, str], T], name: str
+) -> Callable[[str], T]:
+    """An argparse ``type``: ``convert`` the text, then ``check`` it as the library would.
+
+    Both failures become one-line argparse errors naming the option, such as ``argument
+    --port: port must be 0-65535, got 70000``.
+    """
+
+    def parse(text: str) -> T:
+        try:
+            # Text that does not convert is checked as text, for the check's type message.
+            value: object = convert(text)
+        except ValueError:
+            value = text
+        try:
+            return check(value, name)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name  # argparse names the type in its "invalid <name> value" message
+    return parse
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid speed {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"speed must be >= 0 (0 = fastest), got {text!r}")
-    return value
+_port = _argument(int, validation.port, "port")
+_interval = _argument(float, validation.positive_seconds, "interval")
+_speed = _argument(float, validation.non_negative, "speed")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for the whole LAN)"
+        "--host", default=defaults.HOST, help="address to serve on (0.0.0.0 for the whole LAN)"
     )
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="dashboard port (8086)")
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="where history lives (./data)"
+        "--port",
+        type=_port,
+        default=defaults.DASHBOARD_PORT,
+        help=f"dashboard port ({defaults.DASHBOARD_PORT})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.DATA_DIR,
+        help=f"where history lives (./{defaults.DATA_DIR})",
     )
     parser.add_argument("--quiet", action="store_true", help="no JSON event lines on stdout")
 
@@ -86,12 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser)
-    parser.add_argument("--interval", type=_positive, default=1.0, help="seconds between samples")
+    parser.add_argument(
+        "--interval", type=_interval, default=defaults.INTERVAL, help="seconds between samples"
+    )
     parser.add_argument("--no-record", action="store_true", help="do not write JSONL history")
     parser.add_argument(
         "--retention",
         type=parse_duration,
-        default=DEFAULT_RETENTION,
+        default=defaults.RETENTION,
         help="delete history older than this (default 7d; history is also capped at 1 GiB)",
     )
     sub = parser.add_subparsers(dest="command", metavar="{replay}")

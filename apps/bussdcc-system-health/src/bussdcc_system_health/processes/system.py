@@ -21,6 +21,7 @@ from ..message import (
     ThrottlingUpdated,
 )
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT, ColumnHistory
+from ..validation import positive_int
 
 __all__ = ["CPU_HISTORY", "NETWORK_HISTORY", "STATE_PATHS", "SystemProcess"]
 
@@ -58,18 +59,15 @@ class SystemProcess(Process):
     same state.
 
     Raises:
-        ValueError: if ``history_limit`` is not a positive int.
+        TypeError: if ``history_limit`` is not an int.
+        ValueError: if ``history_limit`` is less than 1.
     """
 
     name = "system"
     subscriptions = (*STATE_PATHS, SystemIdentityEvent)
 
     def __init__(self, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
-        if isinstance(history_limit, bool) or not isinstance(history_limit, int):
-            raise ValueError(f"history_limit must be a positive int, got {history_limit!r}")
-        if history_limit < 1:
-            raise ValueError(f"history_limit must be a positive int, got {history_limit!r}")
-        self.history_limit = history_limit
+        self.history_limit = positive_int(history_limit, "history_limit")
         self._cpu = ColumnHistory(CPU_COLUMNS, history_limit)
         self._network = ColumnHistory(
             NETWORK_COLUMNS, history_limit, group="interfaces", group_columns=("rx", "tx")

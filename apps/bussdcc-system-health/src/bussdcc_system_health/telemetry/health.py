@@ -10,7 +10,6 @@ tells the operator the power supply is marginal).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ..message import (
@@ -22,6 +21,7 @@ from ..message import (
     TemperatureUpdated,
     ThrottlingUpdated,
 )
+from ..validation import number
 from .throttling import active_conditions
 
 __all__ = [
@@ -57,11 +57,7 @@ class Threshold:
 
     def __post_init__(self) -> None:
         for label in ("warning", "critical"):
-            value = getattr(self, label)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"threshold {label} must be a number, got {value!r}")
-            if math.isnan(value):
-                raise ValueError(f"threshold {label} must be a number, got NaN")
+            number(getattr(self, label), label)
         if self.warning > self.critical:
             raise ValueError(
                 f"threshold warning ({self.warning}) must not exceed critical ({self.critical})"

@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..validation import positive_int
+
 __all__ = ["DEFAULT_HISTORY_LIMIT", "ColumnHistory", "history_length"]
 
 DEFAULT_HISTORY_LIMIT = 300
@@ -44,6 +46,7 @@ class ColumnHistory:
     dropped.
 
     Raises:
+        TypeError: if ``limit`` is not an int.
         ValueError: if ``limit`` is less than 1 or no columns are given.
     """
 
@@ -55,11 +58,9 @@ class ColumnHistory:
         group: str | None = None,
         group_columns: Sequence[str] = (),
     ) -> None:
-        if limit < 1:
-            raise ValueError(f"history limit must be at least 1, got {limit}")
+        self.limit = positive_int(limit, "limit")
         if not columns:
-            raise ValueError("a history needs at least one column")
-        self.limit = limit
+            raise ValueError("columns: a history needs at least one column")
         self.group = group
         self._column_names = tuple(columns)
         self._group_columns = tuple(group_columns)

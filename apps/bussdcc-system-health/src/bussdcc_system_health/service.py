@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from bussdcc.bus import describe_failure
 from bussdcc.component import Service
 from bussdcc.context import ContextProtocol
 
-from ..message import CollectorFailed
 from .collectors import Collector, default_collectors
+from .message import CollectorFailed
+from .validation import positive_seconds
 
 __all__ = ["CollectionFailed", "SystemService"]
 
@@ -37,8 +37,10 @@ class SystemService(Service):
     (seconds, default 1.0) overrides the class attribute.
 
     Raises:
-        TypeError: if a collector lacks ``name`` or ``collect``.
-        ValueError: if two collectors share a name, or ``interval`` is not a positive number.
+        TypeError: if a collector lacks ``name`` or ``collect``, or ``interval`` is not a
+            number.
+        ValueError: if two collectors share a name, or ``interval`` is not a positive,
+            finite number of seconds.
     """
 
     name = "system"
@@ -57,14 +59,7 @@ class SystemService(Service):
             names.add(collector.name)
         self.collectors = chosen
         if interval is not None:
-            if (
-                isinstance(interval, bool)
-                or not isinstance(interval, int | float)
-                or not math.isfinite(interval)
-                or interval <= 0
-            ):
-                raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
-            self.interval = float(interval)
+            self.interval = positive_seconds(interval, "interval")
         self._failing: set[str] = set()
 
     def tick(self, ctx: ContextProtocol) -> None:

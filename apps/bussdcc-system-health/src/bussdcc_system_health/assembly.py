@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bussdcc import Event
+from bussdcc_framework.io.console import ConsoleSink
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
-from ..interfaces import SystemWebInterface
-from ..message import HealthChanged
-from ..processes import HealthProcess, SystemProcess
-from ..services import SystemService
-from ..sinks import DEFAULT_RETENTION, ConsoleSink, history_sink
+from . import defaults
+from .interfaces import SystemWebInterface
+from .message import HealthChanged
+from .processes import HealthProcess, SystemProcess
+from .recording import history_sink
+from .service import SystemService
 
 __all__ = [
     "AppOptions",
@@ -26,21 +28,21 @@ __all__ = [
     "template_cache",
 ]
 
-DEFAULT_PORT = 8086
 DERIVED_MESSAGES = (HealthChanged,)
+"""Messages the processes derive again in a replay (see `derived_removed`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class AppOptions:
-    """Everything the command line can choose."""
+    """Everything the command line can choose (defaults from `bussdcc_system_health.defaults`)."""
 
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    interval: float = 1.0
-    data_dir: Path = Path("data")
+    host: str = defaults.HOST
+    port: int = defaults.DASHBOARD_PORT
+    interval: float = defaults.INTERVAL
+    data_dir: Path = defaults.DATA_DIR
     record: bool = True
     quiet: bool = False
-    retention: timedelta = DEFAULT_RETENTION
+    retention: timedelta = defaults.RETENTION
     console: TextIO | None = field(default=None, compare=False)
 
 

@@ -1,4 +1,4 @@
-"""The app's event logging: JSONL history under ``<data-dir>/history`` and console output."""
+"""The app's recording: JSONL history under ``<data-dir>/history``, with retention."""
 
 from __future__ import annotations
 
@@ -7,23 +7,20 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from bussdcc_framework.io.console import ConsoleSink
 from bussdcc_framework.io.jsonl import JsonlSink
 
+from .defaults import RETENTION, RETENTION_BYTES
+
 __all__ = [
-    "DEFAULT_RETENTION",
-    "DEFAULT_RETENTION_BYTES",
-    "ConsoleSink",
+    "SEGMENT_SECONDS",
     "HistoryUnwritable",
     "check_writable",
     "history_root",
     "history_sink",
 ]
 
-DEFAULT_RETENTION = timedelta(days=7)
-# A Pi's SD card is small: whatever the age limit, history never takes more than this.
-DEFAULT_RETENTION_BYTES = 1 << 30
 SEGMENT_SECONDS = 600
+"""History is written in 10-minute files, so retention deletes it in 10-minute steps."""
 
 
 class HistoryUnwritable(OSError):
@@ -55,8 +52,8 @@ def check_writable(root: Path) -> None:
 
 def history_sink(
     data_dir: str | os.PathLike[str],
-    retention: timedelta = DEFAULT_RETENTION,
-    retention_bytes: int = DEFAULT_RETENTION_BYTES,
+    retention: timedelta = RETENTION,
+    retention_bytes: int = RETENTION_BYTES,
 ) -> JsonlSink:
     """A JSONL sink writing 10-minute segments under ``<data-dir>/history`` with retention."""
     root = history_root(data_dir)

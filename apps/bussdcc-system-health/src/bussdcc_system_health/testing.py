@@ -1,0 +1,218 @@
+"""Test support for the app: sample telemetry, and the dashboard served without collectors.
+
+For the app's own tests and for tests of code built on it (a fleet hub, a plugin): the
+builders make plausible telemetry messages with the one value a test cares about as an
+argument, and `start_dashboard` serves the app's processes and `SystemWebInterface` on a
+kernel `Runtime` with no services, so the test decides every value the page shows. The
+Socket.IO and event recorders are the framework's (`bussdcc_framework.testing`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bussdcc import Runtime
+from bussdcc_framework.message.system import SystemIdentityEvent
+
+from .interfaces import SystemWebInterface
+from .message import (
+    CpuUsageUpdated,
+    DiskUsageUpdated,
+    Filesystem,
+    InterfaceThroughput,
+    LoadAverageUpdated,
+    MemoryUsageUpdated,
+    NetworkUsageUpdated,
+    TemperatureSensor,
+    TemperatureUpdated,
+    ThrottleFlags,
+    ThrottlingUpdated,
+)
+from .processes import HealthProcess, SystemProcess
+
+__all__ = [
+    "Dashboard",
+    "Telemetry",
+    "cpu",
+    "disks",
+    "emit_all",
+    "identity",
+    "load",
+    "memory",
+    "network",
+    "publish_identity",
+    "start_dashboard",
+    "temperature",
+    "throttling",
+]
+
+GiB = 1024**3
+
+
+@dataclass
+class Dashboard:
+    """A booted runtime with the app's processes and its web interface."""
+
+    runtime: Runtime
+    web: SystemWebInterface
+
+    @property
+    def url(self) -> str:
+        """Where the dashboard is served (``http://127.0.0.1:<bound port>``)."""
+        return self.web.url
+
+
+def start_dashboard(port: int = 0) -> Dashboard:
+    """Boot the app's processes and dashboard (on ``port``; 0 = a free one) without the host
+    collectors; the caller shuts ``Dashboard.runtime`` down.
+
+    Raises:
+        BootError: if the dashboard cannot listen on ``port``.
+    """
+    rt = Runtime()
+    rt.register_process(SystemProcess())
+    rt.register_process(HealthProcess())
+    web = SystemWebInterface(port=port)
+    rt.register_interface(web)
+    rt.boot()
+    return Dashboard(rt, web)
+
+
+def cpu(user: float = 10.0, system: float = 5.0, iowait: float = 1.0) -> CpuUsageUpdated:
+    idle = 100.0 - user - system - iowait
+    return CpuUsageUpdated(
+        user=user, system=system, iowait=iowait, idle=idle, busy=100.0 - idle - iowait
+    )
+
+
+def memory(percent: float = 40.0, total: int = 4 * GiB) -> MemoryUsageUpdated:
+    used = int(total * percent / 100)
+    return MemoryUsageUpdated(
+        total=total,
+        available=total - used,
+        used=used,
+        percent=percent,
+        swap_total=0,
+        swap_used=0,
+        swap_percent=0.0,
+    )
+
+
+def disks(percent: float = 30.0) -> DiskUsageUpdated:
+    total = 32 * GiB
+    used = int(total * percent / 100)
+    return DiskUsageUpdated(
+        filesystems=(
+            Filesystem(
+                mountpoint="/",
+                device="/dev/mmcblk0p2",
+                fstype="ext4",
+                total=total,
+                used=used,
+                free=total - used,
+                percent=percent,
+            ),
+        )
+    )
+
+
+def load(load1: float = 0.5, cores: int = 4) -> LoadAverageUpdated:
+    return LoadAverageUpdated(
+        load1=load1,
+        load5=0.4,
+        load15=0.3,
+        cores=cores,
+        load1_per_core=load1 / cores,
+        load5_per_core=0.4 / cores,
+        load15_per_core=0.3 / cores,
+    )
+
+
+def network(rx: float = 2048.0, tx: float = 1024.0, name: str = "eth0") -> NetworkUsageUpdated:
+    return NetworkUsageUpdated(
+        interval=1.0,
+        rx_bytes_per_s=rx,
+        tx_bytes_per_s=tx,
+        interfaces=(
+            InterfaceThroughput(
+                interface=name, rx_bytes_per_s=rx, tx_bytes_per_s=tx, rx_bytes=10, tx_bytes=20
+            ),
+        ),
+    )
+
+
+def temperature(current: float | None = 48.5) -> TemperatureUpdated:
+    if current is None:
+        return TemperatureUpdated(available=False, reason="no temperature sensors found")
+    return TemperatureUpdated(
+        available=True, sensors=(TemperatureSensor(name="cpu_thermal", label="", current=current),)
+    )
+
+
+def throttling(under_voltage_now: bool | None = False) -> ThrottlingUpdated:
+    if under_voltage_now is None:
+        return ThrottlingUpdated(available=False, reason="no Raspberry Pi firmware interface")
+    flags = ThrottleFlags(
+        under_voltage=under_voltage_now,
+        frequency_capped=False,
+        throttled=False,
+        soft_temperature_limit=False,
+    )
+    return ThrottlingUpdated(
+        available=True,
+        raw=0x1 if under_voltage_now else 0,
+        now=flags,
+        since_boot=flags,
+        source="vcgencmd",
+    )
+
+
+def identity(hostname: str = "pi-lab-07") -> SystemIdentityEvent:
+    return SystemIdentityEvent(
+        hostname=hostname,
+        model="Raspberry Pi 4 Model B Rev 1.4",
+        serial="10000000abcdef01",
+        serial_source="cpuinfo",
+        os="Debian GNU/Linux 12 (bookworm)",
+        kernel="6.6.31",
+        architecture="aarch64",
+        python="3.11.2",
+        boot_time=None,
+    )
+
+
+def emit_all(rt: Runtime, *, cpu_user: float = 10.0, memory_percent: float = 40.0) -> None:
+    """One tick's worth of telemetry, as `SystemService` would emit it."""
+    for message in (
+        cpu(user=cpu_user),
+        memory(percent=memory_percent),
+        disks(),
+        load(),
+        network(),
+        temperature(),
+        throttling(),
+    ):
+        rt.emit(message)
+
+
+def publish_identity(rt: Runtime, hostname: str = "pi-lab-07") -> None:
+    """What `SystemIdentityService` does at start: store the identity, then emit it."""
+    event = identity(hostname)
+    rt.ctx.state.set("system.identity", event.to_dict())
+    rt.emit(event)
+
+
+class Telemetry:
+    """The builders above as one object, for a fixture (pytest's importlib mode keeps test
+    modules from importing their conftest, but not from importing this module)."""
+
+    cpu = staticmethod(cpu)
+    memory = staticmethod(memory)
+    disks = staticmethod(disks)
+    load = staticmethod(load)
+    network = staticmethod(network)
+    temperature = staticmethod(temperature)
+    throttling = staticmethod(throttling)
+    identity = staticmethod(identity)
+    emit_all = staticmethod(emit_all)
+    publish_identity = staticmethod(publish_identity)

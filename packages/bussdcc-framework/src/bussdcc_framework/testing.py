@@ -1,0 +1,381 @@
+"""Helpers for testing bussdcc applications: record events, run a runtime, watch the dashboard.
+
+What an application's own tests need again and again, shipped once (as Flask ships
+``flask.testing``):
+
+* `EventRecorder` keeps the events a runtime delivers (as a sink or a bus subscriber) and lets
+  a test wait for one;
+* `ReplayTrace` tells, during a `ReplayRuntime` run, the events the replay re-emitted from
+  those its processes derived from them;
+* `running` boots a runtime for the length of a ``with`` block and, on a `ManualClock`, waits
+  until its services sleep on the clock, so the test moves time itself;
+* `SocketIORecorder` is a Socket.IO client of a `WebInterface` that keeps every ``snapshot``
+  and ``events`` message it receives.
+
+Nothing here sleeps for a fixed time: waits are on conditions, with a timeout that only ends a
+test that would otherwise hang (it raises `AssertionError` naming what never happened).
+`SocketIORecorder` needs python-socketio, which the framework does not depend on: install
+``bussdcc-framework[testing]``. It is imported when the first recorder is made, so the rest
+of this module works without it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bussdcc import Event, ManualClock, Message, Runtime
+
+if TYPE_CHECKING:
+    from bussdcc import ContextProtocol
+
+    from .runtime import ReplayRuntime
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "EventRecorder",
+    "ReplayTrace",
+    "SocketIORecorder",
+    "running",
+]
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a wait gives up after. Generous on purpose: a shared, slow CI machine must not fail
+a test that is merely late; a correct test never waits this long."""
+
+M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=Runtime)
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+class _Waitable:
+    """A condition variable that the recorders notify whenever they record something.
+
+    It is reentrant (`threading.Condition` holds an `RLock`), so a predicate may call the
+    recorder's own reading methods.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = _check_timeout(timeout)
+        self._cond = threading.Condition()
+
+    def wait_for(
+        self,
+        predicate: Callable[[], object],
+        what: str,
+        *,
+        detail: Callable[[], str] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Block until ``predicate()`` is true; it is re-checked after every recorded item.
+
+        Raises:
+            AssertionError: if ``timeout`` (default: the recorder's) passes first, naming
+                ``what`` and, if given, ``detail()``.
+        """
+        limit = self.timeout if timeout is None else _check_timeout(timeout)
+        with self._cond:
+            if self._cond.wait_for(predicate, limit):
+                return
+        suffix = f"; {detail()}" if detail is not None else ""
+        raise AssertionError(f"timed out after {limit:g} s waiting for {what}{suffix}")
+
+
+class EventRecorder(_Waitable):
+    """Keeps every event it receives, in order of arrival.
+
+    Works as an `EventSink` (``rt.add_sink(recorder)`` on a framework runtime records the
+    whole lifecycle) and as a bus handler (`attach` subscribes it to a kernel runtime's bus).
+    With ``types``, only events whose payload is an instance of one of them are kept. It is
+    safe to record from several threads while a test reads.
+
+    Raises:
+        TypeError: if a type is not a `Message` subclass, or ``timeout`` is not a number.
+        ValueError: if ``timeout`` is not positive.
+    """
+
+    def __init__(self, *types: type[Message], timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(timeout)
+        for kind in types:
+            if not (isinstance(kind, type) and issubclass(kind, Message)):
+                raise TypeError(f"types must be Message subclasses, got {kind!r}")
+        self.types: tuple[type[Message], ...] = types or (Message,)
+        self._events: list[Event[Any]] = []
+
+    def attach(self, runtime: Runtime) -> EventRecorder:
+        """Subscribe to ``runtime``'s bus (every event from now on); return the recorder."""
+        runtime.events.subscribe(self.types, self.handle, label="testing:recorder")
+        return self
+
+    # -- EventSink ----------------------------------------------------------------------------
+
+    def start(self, ctx: ContextProtocol) -> None:
+        """Nothing to open: recording starts with the first event."""
+
+    def handle(self, evt: Event[Any]) -> None:
+        """Keep ``evt`` if its payload is one of the recorded types."""
+        if isinstance(evt.payload, self.types):
+            with self._cond:
+                self._events.append(evt)
+                self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Nothing to close: what was recorded stays readable."""
+
+    __call__ = handle
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[Event[Any]]:
+        """A copy of the recorded events, oldest first."""
+        with self._cond:
+            return list(self._events)
+
+    def payloads(self, kind: type[M]) -> list[M]:
+        """The recorded payloads that are instances of ``kind``, oldest first."""
+        return [evt.payload for evt in self.events if isinstance(evt.payload, kind)]
+
+    def names(self) -> list[str]:
+        """The message name of each recorded event, oldest first."""
+        return [evt.payload.name for evt in self.events]
+
+    def wait_for_payload(self, kind: type[M], count: int = 1) -> list[M]:
+        """Wait until ``count`` payloads of ``kind`` were recorded; return all of them.
+
+        Raises:
+            AssertionError: if they do not arrive within the recorder's timeout.
+        """
+        self.wait_for(
+            lambda: len(self.payloads(kind)) >= count,
+            f"{count} {kind.__name__} event(s)",
+            detail=lambda: f"the last recorded were {self.names()[-10:]}",
+        )
+        return self.payloads(kind)
+
+    def clear(self) -> None:
+        """Forget everything recorded so far."""
+        with self._cond:
+            self._events.clear()
+
+
+class ReplayTrace:
+    """Which events of a framework `ReplayRuntime` run were re-emitted and which were derived.
+
+    A recording usually holds events the processes derive again during a replay (a health
+    change, say); to check what the replay derived, the test must tell the two apart. Attach
+    the trace before `ReplayRuntime.run`: it records every event on the bus and, as a sink,
+    is handed each replayed event after the bus delivered it (that is how a replay feeds its
+    sinks), which marks the matching bus event as re-emitted. Everything else is derived.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[Event[Any]] = []
+        self._pending: list[Event[Any]] = []
+        self._replayed: set[int] = set()
+        self.name = "testing:replay-trace"
+
+    @classmethod
+    def attach(cls, runtime: ReplayRuntime) -> ReplayTrace:
+        """A trace subscribed to ``runtime``'s bus and added as its sink."""
+        trace = cls()
+        runtime.events.subscribe(Message, trace._seen, label=trace.name)
+        runtime.add_sink(trace)
+        return trace
+
+    def _seen(self, evt: Event[Any]) -> None:
+        with self._lock:
+            self._events.append(evt)
+            self._pending.append(evt)
+
+    # -- EventSink: called with each replayed event, after its delivery ---------------------
+
+    def start(self, ctx: ContextProtocol) -> None:
+        """Nothing to open."""
+
+    def handle(self, evt: Event[Any]) -> None:
+        """Mark the bus event that re-emitted ``evt`` as replayed."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        # The replay re-emits the recorded payload itself; equality is the fallback for a
+        # runtime that copies it (then the first equal event at the same time is the one).
+        match = next((e for e in pending if e.payload is evt.payload), None)
+        if match is None:
+            match = next(
+                (e for e in pending if e.time == evt.time and e.payload == evt.payload), None
+            )
+        if match is not None:
+            with self._lock:
+                self._replayed.add(match.seq)
+
+    def stop(self) -> None:
+        """Nothing to close."""
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[Event[Any]]:
+        """Every event the bus delivered during the run, in ``seq`` order of delivery."""
+        with self._lock:
+            return list(self._events)
+
+    def replayed(self, kind: type[Message] = Message) -> list[Event[Any]]:
+        """The re-emitted events whose payload is a ``kind``, in order."""
+        with self._lock:
+            return [
+                e for e in self._events if e.seq in self._replayed and isinstance(e.payload, kind)
+            ]
+
+    def derived(self, kind: type[Message] = Message) -> list[Event[Any]]:
+        """The events that were not re-emitted (derived, or the runtime's own), in order."""
+        with self._lock:
+            return [
+                e
+                for e in self._events
+                if e.seq not in self._replayed and isinstance(e.payload, kind)
+            ]
+
+
+@contextmanager
+def running(
+    runtime: R, *, sleepers: int = 0, timeout: float = DEFAULT_TIMEOUT, reason: str = "test over"
+) -> Iterator[R]:
+    """Boot ``runtime`` for the ``with`` block and shut it down (with ``reason``) after it.
+
+    With ``sleepers``, the runtime must run on a `ManualClock`: after boot this waits until
+    that many threads (one per ticking service) sleep on the clock, so every service has
+    done its first tick and the test decides when the next one comes (``clock.advance``).
+
+    Raises:
+        TypeError: if ``sleepers`` is given and the runtime's clock is not a `ManualClock`.
+        ValueError: if ``sleepers`` is negative.
+        AssertionError: if the services do not all reach the clock within ``timeout``.
+    """
+    if isinstance(sleepers, bool) or not isinstance(sleepers, int):
+        raise TypeError(f"sleepers must be an int, got {sleepers!r}")
+    if sleepers < 0:
+        raise ValueError(f"sleepers must be >= 0, got {sleepers!r}")
+    limit = _check_timeout(timeout)
+    clock = runtime.clock
+    if sleepers and not isinstance(clock, ManualClock):
+        raise TypeError(f"sleepers needs a runtime on a ManualClock, not {type(clock).__name__}")
+    runtime.boot()
+    try:
+        if (
+            isinstance(clock, ManualClock)
+            and sleepers
+            and not clock.wait_for_sleepers(sleepers, timeout=limit)
+        ):
+            raise AssertionError(
+                f"timed out after {limit:g} s waiting for {sleepers} thread(s) to sleep "
+                f"on the clock; {clock.sleepers} did"
+            )
+        yield runtime
+    finally:
+        runtime.shutdown(reason)
+
+
+class SocketIORecorder(_Waitable):
+    """A Socket.IO client of a `WebInterface` that keeps what the server pushes.
+
+    ``snapshots`` holds each ``snapshot`` message (``{"seq", "state"}``), ``events`` every
+    pushed event record (``{"name", "seq", "prev", "time", "data", ...}``) in order of
+    arrival, ``batches`` the size of each ``events`` message. python-socketio runs each
+    handler in a thread of its own, so arrival order need not be ``seq`` order: sort by
+    ``seq`` to check the protocol's order. Use it as a context manager to disconnect at the
+    end. ``client_options`` go to ``socketio.Client`` (reconnection is off by default, so a
+    test sees a dropped connection).
+
+    Raises:
+        ModuleNotFoundError: if python-socketio is not installed (``bussdcc-framework[testing]``).
+    """
+
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, **client_options: Any) -> None:
+        super().__init__(timeout)
+        try:
+            import socketio
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "SocketIORecorder needs python-socketio: pip install 'bussdcc-framework[testing]'",
+                name=exc.name,
+            ) from exc
+        client_options.setdefault("reconnection", False)
+        self.client: Any = socketio.Client(**client_options)
+        """The underlying ``socketio.Client``, for emitting or extra handlers."""
+        self.snapshots: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.batches: list[int] = []
+        self.disconnected = threading.Event()
+        """Set when the server ends the connection (or the test disconnects)."""
+        self.client.on("snapshot", self._on_snapshot)
+        self.client.on("events", self._on_events)
+        self.client.on("disconnect", self._on_disconnect)
+
+    def _on_snapshot(self, data: dict[str, Any]) -> None:
+        with self._cond:
+            self.snapshots.append(data)
+            self._cond.notify_all()
+
+    def _on_events(self, data: list[dict[str, Any]]) -> None:
+        with self._cond:
+            self.batches.append(len(data))
+            self.events.extend(data)
+            self._cond.notify_all()
+
+    def _on_disconnect(self, *args: Any) -> None:
+        self.disconnected.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def connect(self, url: str, *, wait_snapshot: bool = True, **options: Any) -> SocketIORecorder:
+        """Connect to ``url`` (a `WebInterface`'s ``url``); return the recorder.
+
+        ``options`` go to ``socketio.Client.connect`` (``transports=["websocket"]`` to skip
+        long-polling, ``headers`` for an ``Origin``). With ``wait_snapshot`` this returns once
+        the snapshot every new connection gets has arrived.
+
+        Raises:
+            socketio.exceptions.ConnectionError: if the server refuses or cannot be reached.
+            AssertionError: if no snapshot arrives within the timeout.
+        """
+        options.setdefault("wait_timeout", self.timeout)
+        already = len(self.snapshots)
+        self.client.connect(url, **options)
+        if wait_snapshot:
+            self.wait_for(lambda: len(self.snapshots) > already, "the snapshot sent on connect")
+        return self
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.client.connected)
+
+    def disconnect(self) -> None:
+        """Close the connection if it is open."""
+        if self.client.connected:
+            self.client.disconnect()
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """The pushed event records of message ``name``, in order of arrival."""
+        with self._cond:
+            return [record for record in self.events if record["name"] == name]
+
+    def ordered(self) -> list[dict[str, Any]]:
+        """The pushed event records sorted by ``seq`` (the order the server sent them)."""
+        with self._cond:
+            return sorted(self.events, key=lambda record: int(record["seq"]))
+
+    def __enter__(self) -> SocketIORecorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.disconnect()
