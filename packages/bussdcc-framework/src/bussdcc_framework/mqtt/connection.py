@@ -58,7 +58,9 @@ class Connection:
     ``on_publish()`` when a QoS 1 publish was acknowledged, ``on_message(topic, payload)`` for
     each received message. An exception in a callback is logged and never kills the loop.
     ``will`` is ``(topic, payload)`` published retained at QoS 1 by the broker if the
-    connection dies without a clean disconnect.
+    connection dies without a clean disconnect. ``session`` names a persistent session (the
+    client id; the broker keeps its subscriptions and queues QoS 1 messages while it is
+    away); None means a clean session under a random client id.
 
     Raises ``ImportError`` naming the extra to install if paho-mqtt is missing.
     """
@@ -74,6 +76,7 @@ class Connection:
         on_message: Callable[[str, bytes], None] | None = None,
         will: tuple[str, bytes] | None = None,
         max_inflight: int = 20,
+        session: str | None = None,
     ) -> None:
         mqtt = _paho()
         self._mqtt = mqtt
@@ -81,16 +84,18 @@ class Connection:
         self.label = label
         # 20 characters: within the 23 every MQTT 3.1.1 broker must accept; random, so two
         # processes with the same node name never take over each other's session.
-        client_id = f"bussdcc-{secrets.token_hex(6)}"
+        # A persistent ``session`` is its own client id.
+        client_id = session or f"bussdcc-{secrets.token_hex(6)}"
+        clean = session is None
         if hasattr(mqtt, "CallbackAPIVersion"):  # paho-mqtt >= 2.0
             client = mqtt.Client(
                 mqtt.CallbackAPIVersion.VERSION2,
                 client_id=client_id,
-                clean_session=True,
+                clean_session=clean,
                 protocol=mqtt.MQTTv311,
             )
         else:
-            client = mqtt.Client(client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311)
+            client = mqtt.Client(client_id=client_id, clean_session=clean, protocol=mqtt.MQTTv311)
         self.client = client
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,8 +54,12 @@ class NodeView:
     events: int
 
 
+DUPLICATE_WINDOW = 256
+"""How many of a node's latest events are remembered to recognise a redelivered one."""
+
+
 class _Node:
-    __slots__ = ("events", "last_seen", "since", "status", "tokens", "refilled")
+    __slots__ = ("events", "last_seen", "recent", "refilled", "seen", "since", "status", "tokens")
 
     def __init__(self, burst: float, now: float) -> None:
         self.status: Literal["online", "offline", "unknown"] = "unknown"
@@ -63,6 +68,20 @@ class _Node:
         self.events = 0
         self.tokens = burst
         self.refilled = now
+        # Hashes of (time, seq) of the latest events: QoS 1 is "at least once".
+        self.recent: deque[int] = deque()
+        self.seen: set[int] = set()
+
+    def first_time(self, evt: Event[Any]) -> bool:
+        """Remember ``evt``; False if one with the same time and ``seq`` came recently."""
+        mark = hash((evt.time, evt.seq))
+        if mark in self.seen:
+            return False
+        self.seen.add(mark)
+        self.recent.append(mark)
+        if len(self.recent) > DUPLICATE_WINDOW:
+            self.seen.discard(self.recent.popleft())
+        return True
 
 
 class MqttSource(Interface):
@@ -81,6 +100,17 @@ class MqttSource(Interface):
     its last will) updates the view returned by `nodes`, the state at `NODES_PATH`, and emits
     `NodeStatusChanged` on each change. An empty retained status (a cleared topic) forgets the
     node.
+
+    Sessions: by default a clean session, so what is published while the source is
+    disconnected is not seen. A ``session`` name (a client id unique on the broker) makes the
+    session persistent: the broker keeps the subscription and queues the QoS 1 messages
+    published meanwhile (within its own limits, e.g. Mosquitto's ``max_queued_messages``),
+    and delivers them when the source is back -- for a hub that must not miss a node's events
+    across its own restarts.
+
+    Duplicates: QoS 1 delivers at least once, so a message whose PUBACK was lost (the broker
+    restarting, a connection breaking) comes again. An event with the same time and ``seq``
+    as one of the node's latest 256 is dropped and counted in `duplicates`, not re-emitted.
 
     Hostile input is skipped and counted, and the bridge keeps running: a payload over
     ``max_payload_bytes``, not JSON or not UTF-8, not an event record, naming an unknown
@@ -110,6 +140,7 @@ class MqttSource(Interface):
         max_rate: float | None = None,
         max_nodes: int = 10_000,
         max_problems: int = 100,
+        session: str | None = None,
         name: str = "mqtt-source",
     ) -> None:
         self.broker = MqttBroker.of(broker)
@@ -132,6 +163,9 @@ class MqttSource(Interface):
                 raise TypeError(f"max_rate must be a number or None, got {max_rate!r}")
             if not max_rate > 0:
                 raise ValueError(f"max_rate must be > 0, got {max_rate}")
+        if session is not None and (not isinstance(session, str) or not 0 < len(session) <= 64):
+            raise ValueError(f"session must be a str of 1-64 characters or None, got {session!r}")
+        self.session = session
         self.max_payload_bytes = max_payload_bytes
         self.max_rate = None if max_rate is None else float(max_rate)
         self.max_nodes = max_nodes
@@ -141,6 +175,8 @@ class MqttSource(Interface):
         """Remote events re-emitted."""
         self.skipped = 0
         """Messages skipped as unusable (see the class docstring)."""
+        self.duplicates = 0
+        """Redelivered events dropped (see the class docstring)."""
         self.problems: list[SkippedMessage] = []
         self._nodes: dict[str, _Node] = {}
         self._lock = threading.Lock()
@@ -178,6 +214,7 @@ class MqttSource(Interface):
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
             on_message=self._on_message,
+            session=self.session,
         )
         self._connection = connection
         connection.start()
@@ -247,7 +284,12 @@ class MqttSource(Interface):
             self._skip(topic, f"relayed {evt.payload.name!r} records are not accepted")
             return
         with self._lock:
-            state.events += 1
+            fresh = state.first_time(evt)
+            if fresh:
+                state.events += 1
+        if not fresh:
+            self.duplicates += 1
+            return
         self.received += 1
         self._emit(RemoteEvent(node=node, event=evt))
 

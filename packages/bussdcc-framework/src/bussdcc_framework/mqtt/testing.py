@@ -60,16 +60,19 @@ class Mosquitto:
     """One throwaway broker. `start` picks a free loopback port (kept across `restart`).
 
     ``users`` (name → password) turns anonymous access off and writes a password file with
-    ``mosquitto_passwd``. Use as a context manager or call `stop`; the temporary directory
+    ``mosquitto_passwd``. ``persistent`` keeps sessions across `stop`/`restart`. Use as a context manager or call `stop`; the temporary directory
     goes with `close`.
 
     Raises `MosquittoNotFound` when the binary is missing and ``RuntimeError`` (with the
     broker's log) when it does not start listening within 10 s.
     """
 
-    def __init__(self, *, users: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *, users: Mapping[str, str] | None = None, persistent: bool = False
+    ) -> None:
         self.executable = find_mosquitto()
         self.users = dict(users or {})
+        self.persistent = persistent
         self.host = HOST
         self.port = 0
         self._dir = Path(tempfile.mkdtemp(prefix="bussdcc-mosquitto-"))
@@ -104,7 +107,10 @@ class Mosquitto:
     def _write_config(self) -> Path:
         lines = [
             f"listener {self.port} {self.host}",
-            "persistence false",
+            # Persistent: sessions and their queued messages survive `stop`/`restart` (saved
+            # on SIGTERM), as a broker's do across a reboot; never across `kill`.
+            "persistence true" if self.persistent else "persistence false",
+            f"persistence_location {self._dir}/",
             f"log_dest file {self._dir / 'mosquitto.log'}",
             "log_type error",
             "log_type warning",
@@ -236,14 +242,17 @@ else:
 
     @_pytest.fixture
     def mosquitto_factory() -> Iterator[Callable[..., Mosquitto]]:
-        """``factory(users=None)`` starts another broker; all are closed after the test."""
+        """``factory(users=None, persistent=False)`` makes a broker (not started: call
+        `Mosquitto.start`, or `Mosquitto.reserve_port` first); all are closed after the test."""
         _available()
         brokers: list[Mosquitto] = []
 
-        def factory(*, users: Mapping[str, str] | None = None) -> Mosquitto:
-            broker = Mosquitto(users=users)
+        def factory(
+            *, users: Mapping[str, str] | None = None, persistent: bool = False
+        ) -> Mosquitto:
+            broker = Mosquitto(users=users, persistent=persistent)
             brokers.append(broker)
-            return broker.start()
+            return broker
 
         yield factory
         for broker in brokers:
