@@ -264,7 +264,7 @@ def test_a_broker_absent_at_start_gets_the_events_once_it_appears(
     mosquitto.stop()
 
     node, sink, _ = publisher(runtimes, broker, "pi-1")
-    _, source, hub = subscriber(runtimes, broker, session="hub-absent")
+    _, _, hub = subscriber(runtimes, broker, session="hub-absent")
     sent = emit_readings(node, 10)
     assert not sink.connected and sink.pending == 10
 
@@ -361,7 +361,9 @@ def test_two_bridged_runtimes_never_echo_each_others_events(
     seen_by_b.wait_for("a online", sees_status(seen_by_b, "a", "online"))
 
     original = a.ctx.emit(Reading(n=1))
-    seen_by_b.wait_for("a's reading", lambda: any(key(e) == key(original) for e in remote(seen_by_b)))
+    seen_by_b.wait_for(
+        "a's reading", lambda: any(key(e) == key(original) for e in remote(seen_by_b))
+    )
     # b's sink is FIFO: once a has b's marker, it has everything b published before it.
     marker = b.ctx.emit(Reading(n=2))
     seen_by_a.wait_for("b's marker", lambda: any(key(e) == key(marker) for e in remote(seen_by_a)))

@@ -41,6 +41,7 @@ RECEIVED: tuple[type[Message], ...] = (RemoteEvent, NodeStatusChanged)
 ONLINE = b"online"
 OFFLINE = b"offline"
 
+
 class _Selection:
     """Which message classes are published: the same spec as `WebInterface`'s ``push``."""
 

@@ -5,8 +5,8 @@
 configuration (loopback only, no persistence; anonymous, or a password file for ``users``)
 in a temporary directory, and can be stopped, killed and restarted on the same port.
 
-The fixtures need pytest (imported when they run). To use them, import them into a
-``conftest.py``::
+This module imports pytest (a test-time tool, not a dependency of the package). To use the
+fixtures, import them into a ``conftest.py``::
 
     from bussdcc_framework.mqtt.testing import mosquitto, mosquitto_factory  # noqa: F401
 
@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
+
+import pytest
 
 __all__ = ["Mosquitto", "MosquittoNotFound", "find_mosquitto", "mosquitto", "mosquitto_factory"]
 
@@ -60,16 +62,14 @@ class Mosquitto:
     """One throwaway broker. `start` picks a free loopback port (kept across `restart`).
 
     ``users`` (name → password) turns anonymous access off and writes a password file with
-    ``mosquitto_passwd``. ``persistent`` keeps sessions across `stop`/`restart`. Use as a context manager or call `stop`; the temporary directory
-    goes with `close`.
+    ``mosquitto_passwd``. ``persistent`` keeps sessions across `stop`/`restart`. Use as a
+    context manager or call `close` (which stops it and removes its temporary directory).
 
     Raises `MosquittoNotFound` when the binary is missing and ``RuntimeError`` (with the
     broker's log) when it does not start listening within 10 s.
     """
 
-    def __init__(
-        self, *, users: Mapping[str, str] | None = None, persistent: bool = False
-    ) -> None:
+    def __init__(self, *, users: Mapping[str, str] | None = None, persistent: bool = False) -> None:
         self.executable = find_mosquitto()
         self.users = dict(users or {})
         self.persistent = persistent
@@ -217,8 +217,6 @@ class Mosquitto:
 
 def _available() -> None:
     """Skip the calling test without a broker binary, or fail it under ``CI=true``."""
-    import pytest
-
     try:
         find_mosquitto()
     except MosquittoNotFound as exc:
@@ -227,33 +225,26 @@ def _available() -> None:
         pytest.skip(str(exc))
 
 
-try:  # the fixtures exist only where pytest does
-    import pytest as _pytest
-except ImportError:  # pragma: no cover - installed without the test tools
-    pass
-else:
+@pytest.fixture
+def mosquitto() -> Iterator[Mosquitto]:
+    """A running anonymous broker on loopback, closed after the test."""
+    _available()
+    with Mosquitto() as broker:
+        yield broker
 
-    @_pytest.fixture
-    def mosquitto() -> Iterator[Mosquitto]:
-        """A running anonymous broker on loopback, closed after the test."""
-        _available()
-        with Mosquitto() as broker:
-            yield broker
 
-    @_pytest.fixture
-    def mosquitto_factory() -> Iterator[Callable[..., Mosquitto]]:
-        """``factory(users=None, persistent=False)`` makes a broker (not started: call
-        `Mosquitto.start`, or `Mosquitto.reserve_port` first); all are closed after the test."""
-        _available()
-        brokers: list[Mosquitto] = []
+@pytest.fixture
+def mosquitto_factory() -> Iterator[Callable[..., Mosquitto]]:
+    """``factory(users=None, persistent=False)`` makes a broker (not started: call
+    `Mosquitto.start`, or `Mosquitto.reserve_port` first); all are closed after the test."""
+    _available()
+    brokers: list[Mosquitto] = []
 
-        def factory(
-            *, users: Mapping[str, str] | None = None, persistent: bool = False
-        ) -> Mosquitto:
-            broker = Mosquitto(users=users, persistent=persistent)
-            brokers.append(broker)
-            return broker
+    def factory(*, users: Mapping[str, str] | None = None, persistent: bool = False) -> Mosquitto:
+        broker = Mosquitto(users=users, persistent=persistent)
+        brokers.append(broker)
+        return broker
 
-        yield factory
-        for broker in brokers:
-            broker.close()
+    yield factory
+    for broker in brokers:
+        broker.close()
