@@ -136,7 +136,7 @@ def test_sink_arguments_are_checked() -> None:
 
 def test_source_arguments_are_checked() -> None:
     with pytest.raises(TypeError, match="nodes must be a collection"):
-        MqttSource("mqtt://h", nodes="pi")  # type: ignore[arg-type]
+        MqttSource("mqtt://h", nodes="pi")
     with pytest.raises(ValueError, match="max_rate"):
         MqttSource("mqtt://h", max_rate=0)
     with pytest.raises(ValueError, match="session"):
