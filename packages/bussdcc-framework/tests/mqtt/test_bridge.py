@@ -32,6 +32,7 @@ from bussdcc_framework.mqtt import (
     MqttSource,
     NodeStatusChanged,
     RemoteEvent,
+    testing,
 )
 from bussdcc_framework.mqtt.connection import Connection
 from bussdcc_framework.mqtt.testing import Mosquitto
@@ -87,6 +88,11 @@ def wait_until(what: str, predicate: Callable[[], bool]) -> None:
 
 
 # -- wiring ---------------------------------------------------------------------------------------
+
+# The shared real-broker fixtures (bound here, not in a conftest: mypy takes every test
+# directory's conftest for one module named "conftest").
+mosquitto = testing.mosquitto
+mosquitto_factory = testing.mosquitto_factory
 
 
 def fast(url: str, **options: Any) -> MqttBroker:

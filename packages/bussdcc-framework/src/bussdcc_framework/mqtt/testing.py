@@ -6,9 +6,11 @@ configuration (loopback only, no persistence; anonymous, or a password file for 
 in a temporary directory, and can be stopped, killed and restarted on the same port.
 
 This module imports pytest (a test-time tool, not a dependency of the package). To use the
-fixtures, import them into a ``conftest.py``::
+fixtures, bind them in the test module (or import them into a ``conftest.py``)::
 
-    from bussdcc_framework.mqtt.testing import mosquitto, mosquitto_factory  # noqa: F401
+    from bussdcc_framework.mqtt import testing
+
+    mosquitto = testing.mosquitto
 
 Without a ``mosquitto`` binary they skip the test, except under ``CI=true``, where they fail
 it: a machine that should run the broker tests never passes by skipping them.
