@@ -512,7 +512,7 @@ def test_a_source_ignores_its_own_node_and_nodes_it_was_not_asked_for(
 ) -> None:
     _, source, hub = subscriber(runtimes, fast(mosquitto.url), node="me", nodes=["me", "pi-2"])
     assert source.topics == ["bussdcc/me/#", "bussdcc/pi-2/#"]
-    raw.publish("bussdcc/pi-2/status", b"online")
+    raw.publish("bussdcc/pi-2/status", b"online", retain=True)  # seen once subscribed
     hub.wait_for("pi-2 online", sees_status(hub, "pi-2", "online"))
     raw.publish("bussdcc/me/test.mqtt.reading", reading_record(1))
     raw.publish("bussdcc/me/status", b"online")
