@@ -102,9 +102,7 @@ def test_the_title_names_the_host_and_the_body_gives_the_reasons() -> None:
     alert = Notification("alert", "critical", ("memory 97 % (critical at 95 %)", "disk / 96 %"), 61)
     assert render(alert, "pi-kitchen") == (
         "pi-kitchen: health critical",
-        "pi-kitchen has been critical for 61 s:\n"
-        "- memory 97 % (critical at 95 %)\n"
-        "- disk / 96 %",
+        "pi-kitchen has been critical for 61 s:\n- memory 97 % (critical at 95 %)\n- disk / 96 %",
     )
     recovery = Notification("recovery", "ok", (), 60.0)
     assert render(recovery, "pi-kitchen") == (

@@ -139,9 +139,7 @@ class NotificationSender(Protocol):
     @property
     def targets(self) -> Sequence[str]: ...
 
-    def send(
-        self, title: str, body: str, status: HealthStatus
-    ) -> Sequence[DeliveryFailure]: ...
+    def send(self, title: str, body: str, status: HealthStatus) -> Sequence[DeliveryFailure]: ...
 
 
 class NotifyUnavailable(RuntimeError):
@@ -258,7 +256,9 @@ class HealthNotifier(Service):
             self._outbox.put(None)
             thread.join(self.stop_timeout / 2)
 
-    def _deliver(self, ctx: ContextProtocol, outbox: queue.SimpleQueue[Notification | None]) -> None:
+    def _deliver(
+        self, ctx: ContextProtocol, outbox: queue.SimpleQueue[Notification | None]
+    ) -> None:
         while (notification := outbox.get()) is not None:
             title, body = render(notification, self.host)
             try:
