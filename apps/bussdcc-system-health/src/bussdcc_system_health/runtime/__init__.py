@@ -14,6 +14,7 @@ from bussdcc_framework.service import SystemIdentityService
 
 from ..interfaces import SystemWebInterface
 from ..message import HealthChanged
+from ..notify import DEFAULT_NOTIFY_AFTER, AppriseSender, HealthNotifier
 from ..processes import HealthProcess, SystemProcess
 from ..services import SystemService
 from ..sinks import DEFAULT_RETENTION, ConsoleSink, history_sink
@@ -41,6 +42,9 @@ class AppOptions:
     record: bool = True
     quiet: bool = False
     retention: timedelta = DEFAULT_RETENTION
+    notify: tuple[str, ...] = ()
+    """Apprise URLs to tell about lasting health trouble (empty: no notifications)."""
+    notify_after: float = DEFAULT_NOTIFY_AFTER
     console: TextIO | None = field(default=None, compare=False)
 
 
@@ -67,7 +71,11 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
 
     Raises:
         HistoryUnwritable: when recording is on and the history directory is not writable.
+        NotifyUnavailable: when ``notify`` is given but Apprise is not installed.
+        ValueError: when Apprise does not understand a ``notify`` URL.
     """
+    # Checked first: a bad --notify should fail before anything is opened.
+    sender = AppriseSender(options.notify) if options.notify else None
     rt = Runtime()
     if options.record:
         rt.add_sink(history_sink(options.data_dir, options.retention))
@@ -77,6 +85,8 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     web = _add_projection(rt, options, cache)
     rt.add_service(SystemIdentityService())
     rt.add_service(SystemService(interval=options.interval))
+    if sender is not None:
+        rt.add_service(HealthNotifier(sender, after=options.notify_after))
     return rt, web
 
 
