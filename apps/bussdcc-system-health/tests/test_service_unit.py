@@ -78,7 +78,7 @@ def test_the_system_unit() -> None:
         [Service]
         Type=notify
         NotifyAccess=main
-        ExecStart=/opt/venv/bin/python3 -m bussdcc_system_health --host 0.0.0.0 --quiet --data-dir /var/lib/bussdcc-system-health
+        ExecStart={EXEC}
         WorkingDirectory=/var/lib/bussdcc-system-health
         Environment=PYTHONUNBUFFERED=1
         WatchdogSec=30
@@ -96,6 +96,9 @@ def test_the_system_unit() -> None:
         [Install]
         WantedBy=multi-user.target
         """
+    ).format(
+        EXEC="/opt/venv/bin/python3 -m bussdcc_system_health --host 0.0.0.0 --quiet "
+        "--data-dir /var/lib/bussdcc-system-health"
     )
 
 
