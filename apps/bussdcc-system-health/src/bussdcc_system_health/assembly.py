@@ -16,6 +16,7 @@ from bussdcc_framework.service import SystemIdentityService
 from . import defaults
 from .interfaces import SystemWebInterface
 from .message import HealthChanged
+from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, HealthNotifier
 from .processes import HealthProcess, SystemProcess
 from .recording import history_sink
 from .service import SystemService
@@ -43,6 +44,9 @@ class AppOptions:
     record: bool = True
     quiet: bool = False
     retention: timedelta = defaults.RETENTION
+    notify: tuple[str, ...] = ()
+    """Apprise URLs to tell about lasting health trouble (empty: no notifications)."""
+    notify_after: float = DEFAULT_NOTIFY_AFTER
     console: TextIO | None = field(default=None, compare=False)
 
 
@@ -69,7 +73,11 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
 
     Raises:
         HistoryUnwritable: when recording is on and the history directory is not writable.
+        NotifyUnavailable: when ``notify`` is given but Apprise is not installed.
+        ValueError: when Apprise does not understand a ``notify`` URL.
     """
+    # Checked first: a bad --notify should fail before anything is opened.
+    sender = AppriseSender(options.notify) if options.notify else None
     rt = Runtime()
     if options.record:
         rt.add_sink(history_sink(options.data_dir, options.retention))
@@ -79,6 +87,8 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     web = _add_projection(rt, options, cache)
     rt.add_service(SystemIdentityService())
     rt.add_service(SystemService(interval=options.interval))
+    if sender is not None:
+        rt.add_service(HealthNotifier(sender, after=options.notify_after))
     return rt, web
 
 

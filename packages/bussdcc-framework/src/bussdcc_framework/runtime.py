@@ -8,6 +8,7 @@ lifecycle; a failing sink is isolated and reported as one ``sink.error`` per fai
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,7 @@ from bussdcc.message import Message
 from bussdcc.replay import EventSink, EventSource
 
 from .message.framework import FrameworkBooted, FrameworkShuttingDown, SinkError
+from .systemd import NOTIFY_SOCKET, SystemdNotifier
 from .version import __version__
 
 __all__ = ["ReplayRuntime", "Runtime"]
@@ -211,7 +213,16 @@ class Runtime(_Framework, bussdcc.SignalRuntime):
     `add_source` are played in, with their original times, right after boot and before any
     service starts -- a way to restore recent history on restart. Sinks do not record them
     again.
+
+    Started by systemd with ``Type=notify`` (``NOTIFY_SOCKET`` set when the runtime is
+    created), it adds a `SystemdNotifier` process named ``systemd``: ``READY=1`` after boot,
+    ``STOPPING=1`` at shutdown, and watchdog pings only while every service ticks.
     """
+
+    def __init__(self, *, clock: ClockProtocol | None = None) -> None:
+        super().__init__(clock=clock)
+        if os.environ.get(NOTIFY_SOCKET):
+            self.add_process(SystemdNotifier())
 
     def _before_services(self) -> None:
         super()._before_services()
