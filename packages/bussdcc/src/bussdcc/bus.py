@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ._validate import aware_datetime
 from .clock import ClockProtocol, SystemClock
 from .event import Event
 from .message import EventSubscriberError, Message, Severity
@@ -56,7 +57,7 @@ def _label(handler: Callable[..., object]) -> str:
 def _check_types(message_types: object) -> tuple[type[Message], ...]:
     types = message_types if isinstance(message_types, tuple) else (message_types,)
     if not types:
-        raise TypeError("subscribe needs at least one Message type")
+        raise ValueError("message_type must name at least one Message type")
     for t in types:
         if not (isinstance(t, type) and issubclass(t, Message)):
             raise TypeError(f"can only subscribe to Message subclasses, got {t!r}")
@@ -126,6 +127,7 @@ class EventBus:
         Raises:
             TypeError: if ``message_type`` is not a Message subclass or ``handler`` is not
                 callable.
+            ValueError: if ``message_type`` is an empty tuple.
         """
         types = _check_types(message_type)
         if not callable(handler):
@@ -172,12 +174,12 @@ class EventBus:
         """Like `emit`, but with an explicit (timezone-aware) time: how replay re-emits.
 
         Raises:
-            TypeError: if ``message`` is not a `Message` or ``time`` is not an aware datetime.
+            TypeError: if ``message`` is not a `Message` or ``time`` is not a datetime.
+            ValueError: if ``time`` is naive.
         """
         if not isinstance(message, Message):
             raise TypeError(f"can only emit Message instances, got {type(message).__name__}")
-        if not isinstance(time, datetime) or time.tzinfo is None:
-            raise TypeError(f"event time must be a timezone-aware datetime, got {time!r}")
+        aware_datetime(time, "time")
         return self._publish(message, time)
 
     def _publish(self, message: Message, stamp: float | datetime) -> Event[Message]:

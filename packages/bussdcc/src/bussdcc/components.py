@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from ._validate import boolean, name_string
 from .bus import Subscription, describe_failure
 from .component import Device, Process, overrides
 from .message import (
@@ -37,12 +38,15 @@ def _a(word: str) -> str:
 
 
 class BootFailure(Exception):
-    """A required component failed to come up; carries its name and the error text."""
+    """A required component failed to come up; carries its name and the exception it raised.
 
-    def __init__(self, component: str, error: str) -> None:
-        super().__init__(f"required component {component} failed to start: {error}")
+    Internal to the kernel: `Runtime.boot` turns it into the public `BootError`.
+    """
+
+    def __init__(self, component: str, cause: BaseException) -> None:
+        super().__init__(f"required component {component} failed to start: {cause}")
         self.component = component
-        self.error = error
+        self.cause = cause
 
 
 class _Registry(Generic[C]):
@@ -60,8 +64,8 @@ class _Registry(Generic[C]):
     def _key(self, item: C) -> str:
         raise NotImplementedError
 
-    def _bring_up(self, item: C) -> str | None:
-        """Bring one component up; return an error text on failure (already reported)."""
+    def _bring_up(self, item: C) -> Exception | None:
+        """Bring one component up; return the exception on failure (already reported)."""
         raise NotImplementedError
 
     def _bring_down(self, item: C) -> None:
@@ -145,6 +149,7 @@ class DeviceManager(_Registry[Device]):
     def _check(self, item: object) -> Device:
         if not isinstance(item, Device):
             raise TypeError(f"expected a Device, got {type(item).__name__}")
+        boolean(item.required, f"device {item.id!r} required")
         return item
 
     def attach(self, device: D) -> D:
@@ -161,7 +166,7 @@ class DeviceManager(_Registry[Device]):
         """Disconnect and forget a device."""
         return self.remove(device_id)
 
-    def _bring_up(self, item: Device) -> str | None:
+    def _bring_up(self, item: Device) -> Exception | None:
         ctx = self._ctx
         try:
             item.attach(ctx)
@@ -169,7 +174,7 @@ class DeviceManager(_Registry[Device]):
             error, tb = describe_failure(exc)
             item.online = False
             ctx.emit(DeviceFailed(device=item.id, kind=item.kind, error=error, traceback=tb))
-            return error
+            return exc
         ctx.emit(DeviceAttached(device=item.id, kind=item.kind))
         item.set_online()
         return None
@@ -218,9 +223,13 @@ class ProcessManager(_Registry[Process]):
         if not isinstance(item, Process):
             kind = self.kind.capitalize()
             raise TypeError(f"expected {_a(kind)} {kind}, got {type(item).__name__}")
+        name_string(item.component_name, f"{self.kind} name")
+        boolean(item.required, f"{self.kind} {item.component_name!r} required")
         subs = item.subscriptions
-        if not isinstance(subs, tuple) or not subs:
-            raise TypeError(f"{item!r}.subscriptions must be a non-empty tuple of Message types")
+        if not isinstance(subs, tuple):
+            raise TypeError(f"{item!r}.subscriptions must be a tuple of Message types")
+        if not subs:
+            raise ValueError(f"{item!r}.subscriptions must name at least one Message type")
         return item
 
     def register(self, process: P) -> P:
@@ -237,7 +246,7 @@ class ProcessManager(_Registry[Process]):
         """Stop, detach and forget a process."""
         return self.remove(name)
 
-    def _bring_up(self, item: Process) -> str | None:
+    def _bring_up(self, item: Process) -> Exception | None:
         ctx, name = self._ctx, item.component_name
         steps: tuple[Callable[[], None], ...] = (
             functools.partial(item.attach, ctx),
@@ -247,9 +256,8 @@ class ProcessManager(_Registry[Process]):
             try:
                 step()
             except Exception as exc:
-                report = self.failed(name, exc, "")
-                ctx.emit(report)
-                return str(getattr(report, "error", exc))
+                ctx.emit(self.failed(name, exc, ""))
+                return exc
         if overrides(item, "handle_event", Process):
             self._subscriptions[name] = ctx.events.subscribe(
                 item.subscriptions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from ._validate import aware_datetime
 from .message import Message
 
 __all__ = ["Event"]
@@ -20,7 +21,8 @@ class Event(tuple[Any, ...], Generic[T_co]):
 
     ``time`` is timezone-aware UTC; ``seq`` increases by one per event within a runtime, in
     delivery order, so a consumer can detect gaps. ``Event(time=..., payload=...)`` builds one
-    outside a runtime (``seq`` then defaults to 0).
+    outside a runtime (``seq`` then defaults to 0); it raises ``TypeError`` when ``time`` is
+    not a datetime or ``payload`` not a `Message`, ``ValueError`` when ``time`` is naive.
 
     Events are created for every emit, so this is a tuple underneath (the cheapest immutable
     record Python has), and the bus may stamp it with POSIX seconds that `time` turns into a
@@ -30,8 +32,7 @@ class Event(tuple[Any, ...], Generic[T_co]):
     __slots__ = ()
 
     def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:
-        if not isinstance(time, datetime) or time.tzinfo is None:
-            raise TypeError(f"Event time must be a timezone-aware datetime, got {time!r}")
+        aware_datetime(time, "Event time")
         if not isinstance(payload, Message):
             raise TypeError(f"Event payload must be a Message, got {type(payload).__name__}")
         return _tuple_new(cls, (time, payload, seq))
