@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bussdcc.event import Event
+from bussdcc import Event, Runtime, RuntimeExtension
 from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
 from bussdcc_framework.runtime import ReplayRuntime
 from bussdcc_framework.service import IDENTITY_STATE
@@ -67,20 +67,18 @@ class ReplayOutcome:
     skipped: int
 
 
-class _TracingReplay(ReplayRuntime):
-    """Remembers the ``seq`` of every re-emitted (recorded) event.
+class _SeqTracer(RuntimeExtension):
+    """Remembers the ``seq`` each re-emitted (recorded) event got in this replay.
 
     The recording holds the live ``system.health.changed`` events too, and replay re-emits
     them; a health change whose ``seq`` is not among these was derived by this replay.
     """
 
     def __init__(self) -> None:
-        super().__init__(speed=0)
         self.replayed_seqs: set[int] = set()
 
-    def _on_replayed(self, original: Event[Any], emitted: Event[Any]) -> None:
+    def replayed(self, runtime: Runtime, original: Event[Any], emitted: Event[Any]) -> None:
         self.replayed_seqs.add(emitted.seq)
-        super()._on_replayed(original, emitted)
 
 
 def _as_json(value: Any) -> Any:
@@ -90,7 +88,8 @@ def _as_json(value: Any) -> Any:
 def replay(recording: Path, sink_root: Path | None = None) -> ReplayOutcome:
     """Replay ``recording`` as fast as possible with the app's processes (and a JSONL sink)."""
     source = JsonlSource(recording)
-    rt = _TracingReplay()
+    rt = ReplayRuntime(speed=0)
+    tracer = rt.extend(_SeqTracer())
     rt.add_process(SystemProcess())
     rt.add_process(HealthProcess())
     if sink_root is not None:
@@ -105,7 +104,7 @@ def replay(recording: Path, sink_root: Path | None = None) -> ReplayOutcome:
         derived_transitions=[
             [evt.payload.previous, evt.payload.status]
             for evt in changes
-            if evt.seq not in rt.replayed_seqs
+            if evt.seq not in tracer.replayed_seqs
         ],
         replayed=rt.replayed,
         skipped=source.skipped,

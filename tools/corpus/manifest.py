@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bussdcc.event import Event
+from bussdcc import Event, Runtime, RuntimeExtension
 from bussdcc_framework.io.jsonl import JsonlSource
 from bussdcc_framework.runtime import ReplayRuntime
 from bussdcc_framework.service import IDENTITY_STATE
@@ -60,16 +60,18 @@ HISTORY_KEYS = (CPU_HISTORY, NETWORK_HISTORY)
 """The chart histories, pinned by length only (their content is the telemetry again)."""
 
 
-class _TracingReplay(ReplayRuntime):
-    """A replay that remembers the ``seq`` each re-emitted (recorded) event got."""
+class _SeqTracer(RuntimeExtension):
+    """Remembers the ``seq`` each re-emitted (recorded) event got in this replay.
+
+    The recording holds the live ``system.health.changed`` events too, and replay re-emits
+    them; a health change whose ``seq`` is not among these was derived by this replay.
+    """
 
     def __init__(self) -> None:
-        super().__init__(speed=0)
         self.replayed_seqs: set[int] = set()
 
-    def _on_replayed(self, original: Event[Any], emitted: Event[Any]) -> None:
+    def replayed(self, runtime: Runtime, original: Event[Any], emitted: Event[Any]) -> None:
         self.replayed_seqs.add(emitted.seq)
-        super()._on_replayed(original, emitted)
 
 
 def _plain(value: Any) -> Any:
@@ -90,7 +92,8 @@ def expected_outcome(recording: Path) -> dict[str, Any]:
         ValueError: if a line of the recording cannot be read.
     """
     source = JsonlSource(recording)
-    rt = _TracingReplay()
+    rt = ReplayRuntime(speed=0)
+    tracer = rt.extend(_SeqTracer())
     rt.add_process(SystemProcess())
     rt.add_process(HealthProcess())
     changes: list[Event[HealthChanged]] = []
@@ -105,7 +108,7 @@ def expected_outcome(recording: Path) -> dict[str, Any]:
         "health_transitions": [
             [evt.payload.previous, evt.payload.status]
             for evt in changes
-            if evt.seq not in rt.replayed_seqs
+            if evt.seq not in tracer.replayed_seqs
         ],
     }
 
