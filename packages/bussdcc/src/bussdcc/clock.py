@@ -242,7 +242,9 @@ class ReplayClock(ManualClock):
         """Move to ``time_utc`` (never backwards), pacing by ``speed``; True if cancelled."""
         if not self._started_at:
             self.start_at(time_utc)
-        gap = (time_utc - self.now_utc()).total_seconds()
+        # Once per replayed event: seconds since the origin, not a datetime per call.
+        target = (time_utc - self._start).total_seconds()
+        gap = target - self._now
         if gap <= 0:
             return bool(cancel is not None and cancel.is_set())
         if self.speed > 0:
@@ -252,5 +254,15 @@ class ReplayClock(ManualClock):
                     return True
             else:
                 time.sleep(wait)
-        self.advance(gap)
+        # acquire/release are the lock's own (C) methods; `with` would add two Python calls.
+        cond = self._cond
+        cond.acquire()
+        try:
+            if self._sleepers:
+                self._step_to(target)
+            elif target > self._now:
+                # Nobody sleeps on this clock, so nobody to wake: just move.
+                self._now = target
+        finally:
+            cond.release()
         return False

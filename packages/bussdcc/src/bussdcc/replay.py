@@ -81,9 +81,14 @@ class ReplayRuntime(Runtime):
             raise TypeError(f"replay source must be iterable, got {type(source).__name__}")
         if speed is not None:
             self.clock.speed = non_negative_number(speed, "replay speed")
-        events = self._window(source, start_at, end_at)
+        # Without a window, the loop below checks each item itself: a generator in between
+        # would cost a resume per event.
+        windowed = start_at is not None or end_at is not None
+        events = self._window(source, start_at, end_at) if windowed else iter(source)
         first = next(events, None)
         if first is not None:
+            if not isinstance(first, Event):
+                raise TypeError(f"replay source item 0 is not an Event: {first!r}")
             self.clock.start_at(first.time)
         self.boot()
         # Each service's first tick runs at once in its own thread: let them all reach their
@@ -94,11 +99,20 @@ class ReplayRuntime(Runtime):
         listeners = [
             ext for ext in self.extensions if overrides(ext, "replayed", RuntimeExtension)
         ]
+        # The loop runs once per recorded event: bind what it calls, and publish directly
+        # (an Event's time and payload were validated when it was built).
+        advance_to, cancel, publish = self.clock.advance_to, self._cancel, self.events._publish
         try:
             for evt in itertools.chain((first,) if first is not None else (), events):
-                if self.phase != "running" or self.clock.advance_to(evt.time, self._cancel):
+                if not (windowed or isinstance(evt, Event)):
+                    # Unwindowed, every earlier item was replayed: the count is the index.
+                    raise TypeError(
+                        f"replay source item {self.replayed} is not an Event: {evt!r}"
+                    )
+                time = evt.time
+                if self._phase != "running" or advance_to(time, cancel):
                     break
-                emitted = self.events.emit_at(evt.payload, evt.time)
+                emitted = publish(evt.payload, time)
                 self.replayed += 1
                 for ext in listeners:
                     try:
