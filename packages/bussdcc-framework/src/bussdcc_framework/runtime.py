@@ -220,7 +220,7 @@ class _Recorder(RuntimeExtension):
         self.publish_counts()
 
     def replayed(self, runtime: bussdcc.Runtime, original: Event[Any], emitted: Event[Any]) -> None:
-        if not self.live:
+        if self.feeds and not self.live:
             self.record(original)
 
 

@@ -30,15 +30,15 @@ from .message import EventSubscriberError, Message, Severity
 # Event._stamped without the classmethod call: the bus builds one event per emit.
 _tuple_new = tuple.__new__
 
-__all__ = ["ErrorReporter", "EventBus", "Handler", "Subscription", "describe_failure"]
+__all__ = ["EventBus", "Subscription", "describe_failure"]
 
-log = logging.getLogger("bussdcc.bus")
+_log = logging.getLogger("bussdcc.bus")
 
-Handler = Callable[[Event[Any]], object]
-ErrorReporter = Callable[[Event[Message], Exception], Message | None]
+_Handler = Callable[[Event[Any]], object]
+_ErrorReporter = Callable[[Event[Message], Exception], Message | None]
 """Builds the message reporting a subscriber's failure, or None to report nothing."""
 
-MessageTypes = type[Message] | tuple[type[Message], ...]
+_MessageTypes = type[Message] | tuple[type[Message], ...]
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
@@ -73,8 +73,8 @@ class Subscription:
         self,
         bus: EventBus,
         message_types: tuple[type[Message], ...],
-        handler: Handler,
-        on_error: ErrorReporter | None,
+        handler: _Handler,
+        on_error: _ErrorReporter | None,
         label: str,
     ) -> None:
         self._bus = bus
@@ -114,10 +114,10 @@ class EventBus:
 
     def subscribe(
         self,
-        message_type: MessageTypes,
-        handler: Handler,
+        message_type: _MessageTypes,
+        handler: _Handler,
         *,
-        on_error: ErrorReporter | None = None,
+        on_error: _ErrorReporter | None = None,
         label: str | None = None,
     ) -> Subscription:
         """Deliver every event whose payload is an instance of ``message_type`` to ``handler``.
@@ -231,7 +231,7 @@ class EventBus:
     def _failed(self, sub: Subscription, evt: Event[Message], exc: Exception) -> None:
         if evt.payload.severity >= Severity.ERROR:
             self.suppressed_failures += 1
-            log.error(
+            _log.error(
                 "%s failed while handling %s (seq %d); not re-emitted",
                 sub.label,
                 evt.payload.name,
@@ -248,7 +248,7 @@ class EventBus:
                     handler=sub.label, event=evt.payload.name, error=error, traceback=tb
                 )
         except Exception:
-            log.exception("error reporter of %s failed", sub.label)
+            _log.exception("error reporter of %s failed", sub.label)
             return
         if report is not None:
             self.emit(report)

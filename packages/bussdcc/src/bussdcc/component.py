@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["Device", "Interface", "Process", "Service"]
 
 
-def overrides(obj: object, method: str, base: type) -> bool:
+def _overrides(obj: object, method: str, base: type) -> bool:
     """Whether ``obj``'s class replaces ``base.method`` (only then is it subscribed to the bus)."""
     return getattr(type(obj), method, None) is not getattr(base, method)
 

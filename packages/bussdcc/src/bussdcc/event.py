@@ -10,13 +10,13 @@ from .message import Message
 
 __all__ = ["Event"]
 
-T_co = TypeVar("T_co", bound=Message, covariant=True)
+_T_co = TypeVar("_T_co", bound=Message, covariant=True)
 
 _tuple_new = tuple.__new__
 _tuple_item = tuple.__getitem__
 
 
-class Event(tuple[Any, ...], Generic[T_co]):
+class Event(tuple[Any, ...], Generic[_T_co]):
     """One delivery of a message: immutable ``time``, ``payload`` and ``seq``.
 
     ``time`` is timezone-aware UTC; ``seq`` increases by one per event within a runtime, in
@@ -31,7 +31,7 @@ class Event(tuple[Any, ...], Generic[T_co]):
 
     __slots__ = ()
 
-    def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:
+    def __new__(cls, time: datetime, payload: _T_co, seq: int = 0) -> Event[_T_co]:
         aware_datetime(time, "Event time")
         if not isinstance(payload, Message):
             raise TypeError(f"Event payload must be a Message, got {type(payload).__name__}")
@@ -51,8 +51,8 @@ class Event(tuple[Any, ...], Generic[T_co]):
         return result
 
     @property
-    def payload(self) -> T_co:
-        payload: T_co = _tuple_item(self, 1)
+    def payload(self) -> _T_co:
+        payload: _T_co = _tuple_item(self, 1)
         return payload
 
     @property

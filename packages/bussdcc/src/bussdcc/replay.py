@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._validate import non_negative_number
 from .clock import ReplayClock
-from .component import overrides
+from .component import _overrides
 from .event import Event
 from .extension import RuntimeExtension
 from .runtime import Runtime
@@ -97,10 +97,12 @@ class ReplayRuntime(Runtime):
         self.clock._wait_idle(self.services._threads())
         self.replayed = 0
         listeners = [
-            ext for ext in self.extensions if overrides(ext, "replayed", RuntimeExtension)
+            ext for ext in self.extensions if _overrides(ext, "replayed", RuntimeExtension)
         ]
         # The loop runs once per recorded event: bind what it calls, and publish directly
         # (an Event's time and payload were validated when it was built).
+        # An Event is a (stamp, payload, seq) tuple; reading the items skips two property calls
+        # (a float stamp, from a live runtime's events, still goes through `time`).
         advance_to, cancel, publish = self.clock.advance_to, self._cancel, self.events._publish
         try:
             for evt in itertools.chain((first,) if first is not None else (), events):
@@ -109,10 +111,12 @@ class ReplayRuntime(Runtime):
                     raise TypeError(
                         f"replay source item {self.replayed} is not an Event: {evt!r}"
                     )
-                time = evt.time
+                time = evt[0]
+                if time.__class__ is not datetime:
+                    time = evt.time
                 if self._phase != "running" or advance_to(time, cancel):
                     break
-                emitted = publish(evt.payload, time)
+                emitted = publish(evt[1], time)
                 self.replayed += 1
                 for ext in listeners:
                     try:

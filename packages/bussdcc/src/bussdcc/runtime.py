@@ -15,7 +15,7 @@ from typing import Literal, TypeVar
 from .bus import EventBus, describe_failure
 from .clock import ClockProtocol, SystemClock
 from .component import Device, Process, Service
-from .components import BootFailure, DeviceManager, InterfaceManager, ProcessManager
+from .components import _BootFailure, DeviceManager, InterfaceManager, ProcessManager
 from .context import Context
 from .event import Event
 from .extension import RuntimeExtension
@@ -29,7 +29,7 @@ from .message import (
 )
 from .signals import SignalHandling
 from .state import StateStore
-from .supervisor import ServiceSupervisor, current_service
+from .supervisor import ServiceSupervisor, _current_service
 from .version import __version__
 
 __all__ = ["BootError", "Phase", "Runtime", "SignalRuntime", "ThreadedRuntime"]
@@ -142,7 +142,7 @@ class Runtime:
                 getattr(extension, hook)(self)
             except Exception as exc:
                 self._report_extension(extension, hook, exc)
-                raise BootFailure(f"extension {extension.extension_name!r}", exc) from exc
+                raise _BootFailure(f"extension {extension.extension_name!r}", exc) from exc
 
     def _shutdown_hook(self, hook: str, reason: str | None) -> None:
         for extension in reversed(self._extensions):
@@ -207,10 +207,10 @@ class Runtime:
                 failures = self.services.boot()
                 if failures:
                     service, error = failures[0]
-                    raise BootFailure(f"service {service.component_name!r}", error)
+                    raise _BootFailure(f"service {service.component_name!r}", error)
                 self._phase = "running"
                 self._boot_hook("booted")
-            except BootFailure as failure:
+            except _BootFailure as failure:
                 self._teardown(f"boot aborted: {failure.component} failed")
                 raise BootError(failure.component, failure.cause) from failure.cause
             except BaseException:
@@ -231,7 +231,7 @@ class Runtime:
         # during our own boot we hold the lifecycle lock. Each would wait on itself.
         return (
             self.events.in_dispatch()
-            or current_service() is not None
+            or _current_service() is not None
             or self._lifecycle._is_owned()  # type: ignore[attr-defined]
         )
 

@@ -19,7 +19,7 @@ from ._validate import (
     positive_number,
 )
 from .bus import Subscription, describe_failure
-from .component import Service, overrides
+from .component import Service, _overrides
 from .event import Event
 from .message import (
     Message,
@@ -39,12 +39,12 @@ ServiceState = Literal[
     "registered", "starting", "running", "backoff", "stopped", "failed", "abandoned"
 ]
 
-S = TypeVar("S", bound=Service)
+_S = TypeVar("_S", bound=Service)
 
 _owner = threading.local()
 
 
-def current_service() -> str | None:
+def _current_service() -> str | None:
     """The name of the service whose thread is calling, or None."""
     name: str | None = getattr(_owner, "service", None)
     return name
@@ -131,7 +131,7 @@ class ServiceSupervisor:
 
     # -- registration ----------------------------------------------------------------------
 
-    def register(self, service: S) -> S:
+    def register(self, service: _S) -> _S:
         """Add a service; it starts at once if the runtime is running (and it is enabled).
 
         Raises:
@@ -361,7 +361,7 @@ class ServiceSupervisor:
             entry.started.set()
             return False
         entry.started.set()
-        if overrides(service, "handle_event", Service):
+        if _overrides(service, "handle_event", Service):
             entry.subscription = ctx.events.subscribe(
                 service.subscriptions,
                 lambda evt: service.handle_event(ctx, evt),
