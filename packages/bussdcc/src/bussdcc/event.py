@@ -14,6 +14,7 @@ _T_co = TypeVar("_T_co", bound=Message, covariant=True)
 
 _tuple_new = tuple.__new__
 _tuple_item = tuple.__getitem__
+_last_converted: tuple[float, datetime] = (float("nan"), datetime.min.replace(tzinfo=UTC))
 
 
 class Event(tuple[Any, ...], Generic[_T_co]):
@@ -44,9 +45,18 @@ class Event(tuple[Any, ...], Generic[_T_co]):
 
     @property
     def time(self) -> datetime:
+        global _last_converted
         stamp = _tuple_item(self, 0)
         if type(stamp) is float:
-            return datetime.fromtimestamp(stamp, UTC)
+            # A sink reads the time of the same event several times in a row (segment, then
+            # encoding): remember the last conversion. One tuple, replaced whole, so a reader
+            # in another thread sees an old pair or the new one, never a mix.
+            last = _last_converted
+            if last[0] == stamp:
+                return last[1]
+            converted = datetime.fromtimestamp(stamp, UTC)
+            _last_converted = (stamp, converted)
+            return converted
         result: datetime = stamp
         return result
 
