@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import mimetypes
 import re
@@ -116,8 +117,8 @@ def _fail(text: str) -> int:
 
 
 def _boot_error(exc: BootError) -> str:
-    cause = exc.error
-    if "Address already in use" in cause or "in use" in cause:
+    cause = exc.cause
+    if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
         return f"the dashboard port is busy: {cause}"
     return str(exc)
 
