@@ -108,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (``sys.argv[1:]`` when ``argv`` is None); exits 2 on bad input."""
     return _parser().parse_args(argv)
 
 
@@ -182,6 +183,7 @@ def _builtin_mime_types_only() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bussdcc-system-health`` with ``argv``; return the process exit code."""
     args = parse_args(argv)
     _builtin_mime_types_only()
     if args.command == "replay":
