@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import itertools
 import pkgutil
 import subprocess
 import sys
@@ -375,7 +376,7 @@ def test_no_framework_class_inherits_two_kernel_runtimes() -> None:
             if b.__module__.split(".")[0] == KERNEL and issubclass(b, bussdcc.Runtime)
         ]
         # A single line of descent: each kernel runtime in the MRO derives from the next.
-        for child, parent in zip(runtimes, runtimes[1:], strict=False):
+        for child, parent in itertools.pairwise(runtimes):
             assert issubclass(child, parent), f"{cls.__qualname__} joins {child} and {parent}"
 
 

@@ -3,7 +3,8 @@
 Run with ``python tools/bench/dispatch.py`` (no arguments). For 1 and for 10 processes it
 measures events/s through a booted `Runtime`'s ``ctx.emit`` and, in the same run, a floor: a
 plain loop that builds the same message, wraps it the way the bus does (an `Event` is a
-tuple underneath, built without re-validating, stamped with POSIX seconds) and calls the same ``handle_event`` methods directly. Each figure is the best of several
+tuple underneath, built without re-validating, stamped with POSIX seconds) and calls the same
+``handle_event`` methods directly. Each figure is the best of several
 interleaved repeats. Dispatch should reach at least 40% of its floor; the verdict is printed
 but never fails the exit code, because the figures are for humans on a possibly busy machine.
 """

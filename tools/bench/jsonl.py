@@ -141,9 +141,7 @@ def bench_replay(root: Path, count: int, repeat: int) -> tuple[float, float]:
     return best_of(repeat, source_run), best_of(repeat, floor_run)
 
 
-def bench_runtime_record(
-    events: list[Event[CpuSample]], workdir: Path, repeat: int
-) -> float:
+def bench_runtime_record(events: list[Event[CpuSample]], workdir: Path, repeat: int) -> float:
     """Seconds to emit ``events``' payloads into a booted `Runtime` recording into a sink."""
     payloads = [evt.payload for evt in events]
     counter = iter(range(1_000_000))

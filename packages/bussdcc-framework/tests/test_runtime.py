@@ -16,8 +16,8 @@ import pytest
 
 from bussdcc import ContextProtocol, Event, ManualClock, Message, Process, Service
 from bussdcc_framework import ReplayRuntime, Runtime
-from bussdcc_framework.runtime import COUNTS_PATH, COUNTS_REFRESH
 from bussdcc_framework.message import SinkError
+from bussdcc_framework.runtime import COUNTS_PATH, COUNTS_REFRESH
 
 
 @dataclass(slots=True, frozen=True)

@@ -208,7 +208,9 @@ def test_replayed_sees_each_original_event_after_everything_it_caused() -> None:
 
     class Tracer(RuntimeExtension):
         def replayed(self, runtime: Runtime, original: Event[Any], emitted: Event[Any]) -> None:
-            calls.append((original.payload.text, original.seq, emitted.seq, runtime.events.last_seq))
+            calls.append(
+                (original.payload.text, original.seq, emitted.seq, runtime.events.last_seq)
+            )
 
     rt = ReplayRuntime(speed=0)
     rt.extend(Tracer())

@@ -162,7 +162,9 @@ class ManualClock:
         """
         seconds = number(seconds, "seconds")
         if seconds < 0:
-            raise ValueError(f"seconds must be >= 0: cannot advance a clock backwards ({seconds} s)")
+            raise ValueError(
+                f"seconds must be >= 0: cannot advance a clock backwards ({seconds} s)"
+            )
         with self._cond:
             self._step_to(self._now + seconds)
 

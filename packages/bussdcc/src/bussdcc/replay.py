@@ -108,9 +108,7 @@ class ReplayRuntime(Runtime):
             for evt in itertools.chain((first,) if first is not None else (), events):
                 if not (windowed or isinstance(evt, Event)):
                     # Unwindowed, every earlier item was replayed: the count is the index.
-                    raise TypeError(
-                        f"replay source item {self.replayed} is not an Event: {evt!r}"
-                    )
+                    raise TypeError(f"replay source item {self.replayed} is not an Event: {evt!r}")
                 time = evt[0]
                 if time.__class__ is not datetime:
                     time = evt.time

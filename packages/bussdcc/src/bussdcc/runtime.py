@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import threading
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
 from .bus import EventBus, describe_failure
 from .clock import ClockProtocol, SystemClock
 from .component import Device, Process, Service
-from .components import _BootFailure, DeviceManager, InterfaceManager, ProcessManager
+from .components import DeviceManager, InterfaceManager, ProcessManager, _BootFailure
 from .context import Context
 from .event import Event
 from .extension import RuntimeExtension
@@ -117,7 +117,9 @@ class Runtime:
             raise TypeError(f"extension must be a RuntimeExtension, got {type(extension).__name__}")
         with self._lifecycle:
             if self._phase != "created":
-                raise RuntimeError(f"extensions must be added before boot (runtime is {self._phase})")
+                raise RuntimeError(
+                    f"extensions must be added before boot (runtime is {self._phase})"
+                )
             if any(known is extension for known in self._extensions):
                 raise ValueError(f"extension {extension.extension_name!r} is already registered")
             self._extensions.append(extension)
@@ -284,7 +286,7 @@ class Runtime:
             if self._phase not in ("stopping", "stopped"):
                 self.boot()
 
-    def __enter__(self) -> Runtime:
+    def __enter__(self) -> Self:
         self.boot()
         return self
 
