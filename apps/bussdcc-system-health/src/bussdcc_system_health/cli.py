@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import mimetypes
 import os
 import re
@@ -177,7 +178,10 @@ def _add_service_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The parsed command line; ``app_args`` holds the app options after ``service install``."""
+    """Parse the command line (``sys.argv[1:]`` when ``argv`` is None); exits 2 on bad input.
+
+    ``app_args`` holds the app options given after ``service install`` (for the unit).
+    """
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not (args.command == "service" and args.action == "install"):
@@ -192,8 +196,8 @@ def _fail(text: str) -> int:
 
 
 def _boot_error(exc: BootError) -> str:
-    cause = exc.error
-    if "Address already in use" in cause or "in use" in cause:
+    cause = exc.cause
+    if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
         return f"the dashboard port is busy: {cause}"
     return str(exc)
 
@@ -310,6 +314,7 @@ def _builtin_mime_types_only() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bussdcc-system-health`` with ``argv``; return the process exit code."""
     args = parse_args(argv)
     _builtin_mime_types_only()
     if args.command == "replay":

@@ -79,6 +79,7 @@ def start_dashboard(port: int = 0) -> Dashboard:
 
 
 def cpu(user: float = 10.0, system: float = 5.0, iowait: float = 1.0) -> CpuUsageUpdated:
+    """A CPU reading with these shares (idle takes the rest)."""
     idle = 100.0 - user - system - iowait
     return CpuUsageUpdated(
         user=user, system=system, iowait=iowait, idle=idle, busy=100.0 - idle - iowait
@@ -86,6 +87,7 @@ def cpu(user: float = 10.0, system: float = 5.0, iowait: float = 1.0) -> CpuUsag
 
 
 def memory(percent: float = 40.0, total: int = 4 * GiB) -> MemoryUsageUpdated:
+    """A memory reading at ``percent`` of ``total``."""
     used = int(total * percent / 100)
     return MemoryUsageUpdated(
         total=total,
@@ -99,6 +101,7 @@ def memory(percent: float = 40.0, total: int = 4 * GiB) -> MemoryUsageUpdated:
 
 
 def disks(percent: float = 30.0) -> DiskUsageUpdated:
+    """A disk reading of one root filesystem at ``percent``."""
     total = 32 * GiB
     used = int(total * percent / 100)
     return DiskUsageUpdated(
@@ -117,6 +120,7 @@ def disks(percent: float = 30.0) -> DiskUsageUpdated:
 
 
 def load(load1: float = 0.5, cores: int = 4) -> LoadAverageUpdated:
+    """A load reading on a ``cores``-core host."""
     return LoadAverageUpdated(
         load1=load1,
         load5=0.4,
@@ -129,6 +133,7 @@ def load(load1: float = 0.5, cores: int = 4) -> LoadAverageUpdated:
 
 
 def network(rx: float = 2048.0, tx: float = 1024.0, name: str = "eth0") -> NetworkUsageUpdated:
+    """A network reading of one interface, in bytes per second."""
     return NetworkUsageUpdated(
         interval=1.0,
         rx_bytes_per_s=rx,
@@ -142,6 +147,7 @@ def network(rx: float = 2048.0, tx: float = 1024.0, name: str = "eth0") -> Netwo
 
 
 def temperature(current: float | None = 48.5) -> TemperatureUpdated:
+    """A temperature reading of one sensor (None: no sensor readable)."""
     if current is None:
         return TemperatureUpdated(available=False, reason="no temperature sensors found")
     return TemperatureUpdated(
@@ -150,6 +156,7 @@ def temperature(current: float | None = 48.5) -> TemperatureUpdated:
 
 
 def throttling(under_voltage_now: bool | None = False) -> ThrottlingUpdated:
+    """A Raspberry Pi throttling reading (None: unavailable)."""
     if under_voltage_now is None:
         return ThrottlingUpdated(available=False, reason="no Raspberry Pi firmware interface")
     flags = ThrottleFlags(
@@ -168,6 +175,7 @@ def throttling(under_voltage_now: bool | None = False) -> ThrottlingUpdated:
 
 
 def identity(hostname: str = "pi-lab-07") -> SystemIdentityEvent:
+    """A host identity as `SystemIdentityService` emits it."""
     return SystemIdentityEvent(
         hostname=hostname,
         model="Raspberry Pi 4 Model B Rev 1.4",
