@@ -12,7 +12,7 @@ from typing import IO, Final, NamedTuple
 from bussdcc.event import Event
 from bussdcc.message import Message
 
-from ...codec import EventDecoder, OversizeLineError, WireError
+from ...codec import EventDecoder, OversizeLineError
 
 __all__ = ["JsonlSource", "SkippedLine"]
 
@@ -129,14 +129,12 @@ class JsonlSource:
                         continue
                     last = first + len(lines) - 1
                     for line_no, result in enumerate(decode_lines(lines), first):
-                        if result is None:
-                            continue
-                        if isinstance(result, WireError):
+                        if type(result) is Event:
+                            yield result
+                        elif result is not None:
                             torn_here = torn and line_no == last
                             prefix = "torn last line (no newline): " if torn_here else ""
                             self._skip(path, line_no, f"{prefix}{result}")
-                            continue
-                        yield result
         except OSError as exc:
             where = f"after line {line_no}" if line_no else "at its start"
             self._skip(path, line_no, f"cannot read the file ({where}): {exc}")
