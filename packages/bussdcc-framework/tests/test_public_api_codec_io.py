@@ -84,9 +84,7 @@ def _defined_in(value: object, module_name: str) -> bool:
 
 
 def _modules_under(*packages: str) -> list[Path]:
-    return sorted(
-        path for package in packages for path in (PACKAGE_ROOT / package).rglob("*.py")
-    )
+    return sorted(path for package in packages for path in (PACKAGE_ROOT / package).rglob("*.py"))
 
 
 @pytest.mark.parametrize(
