@@ -191,12 +191,16 @@ def test_a_missing_path_raises_file_not_found(tmp_path: Path) -> None:
         ({"end": "2026-01-01"}, ValueError),
         ({"names": "test.source.tick"}, TypeError),
         ({"allowed_modules": "myapp"}, TypeError),
+        ({"max_line_bytes": 0}, ValueError),
+        ({"max_line_bytes": 1.5}, TypeError),
+        ({"max_problems": -1}, ValueError),
+        ({"max_problems": "10"}, TypeError),
     ],
 )
 def test_bad_arguments_are_rejected(
     tmp_path: Path, kwargs: dict[str, object], error: type[Exception]
 ) -> None:
-    with pytest.raises(error):
+    with pytest.raises(error, match=next(iter(kwargs))):
         JsonlSource(tmp_path, **kwargs)  # type: ignore[arg-type]
 
 

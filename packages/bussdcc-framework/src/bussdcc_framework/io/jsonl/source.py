@@ -67,6 +67,14 @@ class JsonlSource:
             raise TypeError(f"path must be a path, got {type(path).__qualname__}")
         if isinstance(names, str):
             raise TypeError(f"names must be a collection of wire names, not the str {names!r}")
+        for label, count, least in (
+            ("max_line_bytes", max_line_bytes, 1),
+            ("max_problems", max_problems, 0),
+        ):
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise TypeError(f"{label} must be an int, got {type(count).__qualname__}")
+            if count < least:
+                raise ValueError(f"{label} must be at least {least}, got {count!r}")
         self._decoder = EventDecoder(
             start=start,
             end=end,
