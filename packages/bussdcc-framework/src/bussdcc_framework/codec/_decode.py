@@ -107,7 +107,7 @@ def _decode_line(
 
 
 def _read_envelope(line: bytes | str) -> _Envelope:
-    """Parse a record's envelope; ``data`` is left raw (the first half of `decode_event`)."""
+    """Parse a record's envelope; ``data`` is left raw (the first step of `_decode_line`)."""
     try:
         return _envelope_decoder.decode(line)
     except msgspec.ValidationError as exc:
@@ -125,7 +125,7 @@ def _read_envelope(line: bytes | str) -> _Envelope:
 def _read_payload(
     envelope: _Envelope, cls: type[Message], allowed_modules: tuple[str, ...]
 ) -> Message:
-    """Validate a record's raw ``data`` as ``cls`` (the second half of `decode_event`)."""
+    """Validate a record's raw ``data`` as ``cls`` (the last step of `_decode_line`)."""
     decoder = _decoders.get((cls, allowed_modules))
     if decoder is None:
         decoder = _make_decoder(cls, allowed_modules)
