@@ -257,9 +257,10 @@ class WebInterface(Interface):
         with self._clients_lock:
             return len(self._clients)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, views: bool = True) -> dict[str, Any]:
         """``{"seq", "time", "state"}``: the whole state as JSON-safe data, and the ``seq`` of
-        the last pushed event it is known to include.
+        the last pushed event it is known to include; with ``views`` (and ``views`` paths
+        configured) also ``"views"``, rendered by `render_views` from that state.
 
         The ``seq`` is read before the state, so the state includes at least everything up
         to ``seq`` (maybe a little more); a client applies only events after ``seq``.
@@ -268,7 +269,8 @@ class WebInterface(Interface):
             RuntimeError: if the interface is not attached to a runtime.
         """
         ctx = self._context()
-        return self.stream.snapshot(ctx.state.snapshot, ctx.clock.now_utc(), self._renderer())
+        render = self._renderer() if views else None
+        return self.stream.snapshot(ctx.state.snapshot, ctx.clock.now_utc(), render)
 
     def emit(self, message: Message) -> Event[Message]:
         """Emit ``message`` into the runtime this interface is attached to.
