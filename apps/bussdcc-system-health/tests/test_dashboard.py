@@ -193,8 +193,8 @@ def test_the_thresholds_are_the_ones_the_interface_is_given(telemetry: Any) -> N
     rt.boot()
     try:
         rt.emit(telemetry.disks(percent=30.0))
-        status, _, body = fetch(web.url)
-        disks = body.decode()[body.decode().index('id="disks"') :]
+        html = page(web)
+        disks = html[html.index('id="disks"') :]
         assert "progress-bar bg-danger" in disks[: disks.index("</div>\n  </div>")]
         assert rt.ctx.state.get("system.health")["status"] == "critical"
     finally:

@@ -7,7 +7,6 @@ missing feature, so they fail instead.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator

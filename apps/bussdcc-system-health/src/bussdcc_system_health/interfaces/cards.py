@@ -166,8 +166,9 @@ def card_values(state: Mapping[str, Any]) -> dict[str, Any]:
 def chart_view(history: Any, full: bool) -> dict[str, Any]:
     """A chart's data from a history record: ``t`` (the samples' times), ``labels`` (clock
     times) and each column, in raw numbers; the whole history when ``full``, else only its
-    newest sample (which the page appends unless it already has it). Byte-rate charts also get ``unit`` and ``scale`` (the divisor) for their
-    axis, chosen for the largest value in the whole history."""
+    newest sample (which the page appends unless it already has it). Byte-rate charts also
+    get ``unit`` and ``scale`` (the divisor) for their axis, chosen for the largest value in
+    the whole history."""
     if not isinstance(history, Mapping) or not history.get("t"):
         return {"t": [], "labels": [], "columns": {}} if full else {}
     chosen = slice(None) if full else slice(-1, None)

@@ -20,8 +20,7 @@ from ..processes import HEALTH_STATE, STATE_PATHS
 from ..telemetry.health import HealthThresholds
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
-from .cards import CARDS, FILTERS, HEALTH_CLASS, VIEWED, card_values, render_views
-from .cards import known_health
+from .cards import CARDS, FILTERS, HEALTH_CLASS, VIEWED, card_values, known_health, render_views
 
 __all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record"]
 

@@ -300,9 +300,7 @@ class WebInterface(Interface):
             app.jinja_env.bytecode_cache = self.template_cache
         # The browser half of the protocol, served by every WebInterface (no CDN).
         app.register_blueprint(
-            Blueprint(
-                "bussdcc", __name__, static_folder=STATIC_FOLDER, static_url_path=STATIC_URL
-            )
+            Blueprint("bussdcc", __name__, static_folder=STATIC_FOLDER, static_url_path=STATIC_URL)
         )
         return app
 
