@@ -201,7 +201,7 @@ def test_the_thresholds_are_the_ones_the_interface_is_given(telemetry: Any) -> N
         rt.shutdown("test over")
 
 
-def test_live_events_carry_the_state_they_changed(dashboard: Any, telemetry: Any) -> None:
+def test_live_events_carry_the_views_and_derived_state_they_changed(dashboard: Any, telemetry: Any) -> None:
     records: list[dict[str, Any]] = []
     snapshot = threading.Event()
     cond = threading.Condition()
@@ -230,7 +230,9 @@ def test_live_events_carry_the_state_they_changed(dashboard: Any, telemetry: Any
         client.disconnect()
 
     by_name = {r["name"]: r for r in records}  # the last of each name
-    assert by_name["system.cpu.usage.updated"]["state"]["system.cpu.usage"]["user"] == 10.0
+    assert by_name["system.cpu.usage.updated"]["data"]["user"] == 10.0
+    for record in records:  # telemetry is in the events' data, not repeated as state
+        assert set(record.get("state", {})) <= {"system.health", "system.identity"}
     # Health is derived by HealthProcess: the page learns it from the state patch.
     health_patches = [
         r["state"]["system.health"] for r in records if "system.health" in r.get("state", {})

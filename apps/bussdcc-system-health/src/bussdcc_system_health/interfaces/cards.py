@@ -181,8 +181,10 @@ def chart_view(history: Any, full: bool) -> dict[str, Any]:
     # ``t`` lets the page skip a sample it already has (one its snapshot held).
     view: dict[str, Any] = {"t": times, "labels": [fmt_clock(t) for t in times], "columns": columns}
     if "rx" in history:
+        # Rates are floats or None (unknown): no per-value type check needed.
         peak = max(
-            (v for name in ("rx", "tx") for v in history.get(name, ()) if _number(v)), default=0.0
+            (max(filter(None, history.get(name) or ()), default=0.0) for name in ("rx", "tx")),
+            default=0.0,
         )
         view["scale"], view["unit"] = _unit(float(peak))
         view["unit"] += "/s"

@@ -34,10 +34,11 @@ PUSHED: tuple[type[Message], ...] = (
 )
 """The events the dashboard receives live."""
 
-WATCHED: tuple[str, ...] = (*STATE_PATHS.values(), HEALTH_STATE, IDENTITY_STATE)
-"""State the processes derive from those events, sent along with them for programmatic
-clients (histories excepted: the whole list every second would be most of the traffic).
-The page itself uses the server-rendered views of `cards.VIEWED`."""
+WATCHED: tuple[str, ...] = (HEALTH_STATE, IDENTITY_STATE)
+"""Derived state sent along with the events that change it, for clients of the protocol
+that are not the page: health (which no event carries whole) and identity. The telemetry
+records are the events' own data, and the page itself shows the server-rendered views of
+`cards.VIEWED`, so repeating those records as state patches would only cost CPU and bytes."""
 
 
 def health_record(state: Mapping[str, Any]) -> dict[str, Any]:
