@@ -201,7 +201,9 @@ def test_the_thresholds_are_the_ones_the_interface_is_given(telemetry: Any) -> N
         rt.shutdown("test over")
 
 
-def test_live_events_carry_the_views_and_derived_state_they_changed(dashboard: Any, telemetry: Any) -> None:
+def test_live_events_carry_the_views_and_derived_state_they_changed(
+    dashboard: Any, telemetry: Any
+) -> None:
     records: list[dict[str, Any]] = []
     snapshot = threading.Event()
     cond = threading.Condition()
@@ -246,3 +248,27 @@ def test_live_events_carry_the_views_and_derived_state_they_changed(dashboard: A
     memory_views = by_name["system.memory.usage.updated"]["views"]
     assert re.search(r'id="mem-percent">99\.0 %<', memory_views["memory"])
     assert "critical" in memory_views["health"]
+
+
+def test_a_card_is_rendered_again_only_when_what_it_shows_changed(telemetry: Any) -> None:
+    from bussdcc_system_health.interfaces import SystemWebInterface
+    from bussdcc_system_health.interfaces.cards import render_views
+
+    web = SystemWebInterface(port=0)
+    env = web.create_app().jinja_env
+    load = {**telemetry.load(load1=1.0).to_dict(), "time": "2026-01-01T00:00:00Z"}
+    cpu = {**telemetry.cpu().to_dict(), "time": "2026-01-01T00:00:00Z"}
+    shown: dict[str, Any] = {}
+    values = {"system.load": load, "system.cpu.usage": cpu}
+
+    first = render_views(env, values, False, {}, shown)
+    later = {path: {**record, "time": "2026-01-01T00:00:01Z"} for path, record in values.items()}
+    second = render_views(env, later, False, {}, shown)
+    changed = {"system.load": {**load, "load1": 2.0}}
+    third = render_views(env, changed, False, {}, shown)
+
+    assert {"load", "cpu", "updated-at"} <= set(first)
+    assert "load" not in second  # only its time changed, which the card does not show
+    assert "updated-at" in second and "00:00:01" in second["updated-at"]  # the cpu card does
+    assert "2.00" in third["load"]
+    assert "load" in render_views(env, later, True, {}, shown)  # a snapshot renders all

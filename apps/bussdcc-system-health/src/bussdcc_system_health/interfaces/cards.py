@@ -191,14 +191,40 @@ def chart_view(history: Any, full: bool) -> dict[str, Any]:
     return view
 
 
+TIMED_CARDS = frozenset({"cpu"})
+"""Cards whose views show their record's ``time`` (the navbar's "updated" clock)."""
+
+
+def _shown(card: str, record: Any) -> Any:
+    """What of ``record`` the card's views show: all but ``time``, except for `TIMED_CARDS`."""
+    if card in TIMED_CARDS or not isinstance(record, Mapping) or "time" not in record:
+        return record
+    return {key: value for key, value in record.items() if key != "time"}
+
+
 def render_views(
-    env: Environment, values: Mapping[str, Any], snapshot: bool, context: Mapping[str, Any]
+    env: Environment,
+    values: Mapping[str, Any],
+    snapshot: bool,
+    context: Mapping[str, Any],
+    shown: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The views of the changed state ``values`` (path -> record): the HTML of each
     `VIEW_BLOCKS` entry whose card changed, and each changed chart's data (`chart_view`).
-    ``context`` adds template variables (the snapshot time)."""
+    ``context`` adds template variables (the snapshot time). ``shown``, kept by the caller
+    between calls, remembers what each card last showed, so a record that changed only in
+    what no view shows (its time) is not rendered again."""
     views: dict[str, Any] = {}
     changed = {card for card, path in CARD_STATE.items() if path in values}
+    if shown is not None and not snapshot:
+        # Most records change only their time each tick: a card whose visible content is
+        # what was last pushed is not rendered again (the page still shows it).
+        for card in list(changed):
+            visible = _shown(card, values[CARD_STATE[card]])
+            if shown.get(card, shown) == visible:
+                changed.discard(card)
+            else:
+                shown[card] = visible
     if changed:
         variables = {**context, **{card: values.get(path) for card, path in CARD_STATE.items()}}
         variables["health"] = known_health(variables["health"])

@@ -111,6 +111,8 @@ class SystemWebInterface(WebInterface):
             raise TypeError(f"thresholds must be HealthThresholds, got {thresholds!r}")
         kwargs.setdefault("views", VIEWED)
         super().__init__(host, port, name=name, push=push, watch=watch, **kwargs)
+        self._shown: dict[str, Any] = {}
+        """What each card's last pushed view showed (records are rendered on one thread)."""
         self.thresholds = thresholds or HealthThresholds()
         """The limits bars and readings are coloured by: give it the `HealthProcess`'s."""
 
@@ -135,10 +137,18 @@ class SystemWebInterface(WebInterface):
         app.jinja_env.filters.update(FILTERS)
         return app
 
+    def snapshot(self, *, views: bool = True) -> dict[str, Any]:
+        if views:
+            # A client is about to see every card as it is now: what earlier clients were
+            # last shown no longer tells which records may skip rendering. Cleared before
+            # the state is read, so no record newer than that state is skipped.
+            self._shown.clear()
+        return super().snapshot(views=views)
+
     def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
         """The changed cards' live blocks as HTML and the charts' new samples (see `cards`)."""
         assert self.app is not None  # called only while serving
-        return render_views(self.app.jinja_env, values, snapshot, {})
+        return render_views(self.app.jinja_env, values, snapshot, {}, self._shown)
 
     def register_routes(self, app: Flask, ctx: ContextProtocol) -> None:
         @app.route("/")
@@ -155,7 +165,7 @@ class SystemWebInterface(WebInterface):
 
         @app.route("/api/state")
         def api_state() -> Response:
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(views=False)
             response = jsonify(snapshot["state"])
             response.headers["X-Bussdcc-Seq"] = str(snapshot["seq"])
             response.headers["Cache-Control"] = "no-store"
@@ -163,6 +173,6 @@ class SystemWebInterface(WebInterface):
 
         @app.route("/api/health")
         def api_health() -> Response:
-            response = jsonify(health_record(self.snapshot()["state"]))
+            response = jsonify(health_record(self.snapshot(views=False)["state"]))
             response.headers["Cache-Control"] = "no-store"
             return response
