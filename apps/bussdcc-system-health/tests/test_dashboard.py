@@ -103,6 +103,7 @@ def test_nothing_is_loaded_from_another_host(dashboard: Any) -> None:
             assert status == 200 and body, source
     assert any("bootstrap" in s and s.endswith(".css") for s in sources)
     assert any(s.endswith("socket.io.min.js") for s in sources)
+    assert any(s.endswith("live.js") for s in sources)
     assert any(s.endswith("chart.umd.min.js") for s in sources)
 
 
@@ -137,14 +138,72 @@ def test_the_dashboard_does_not_load_bootstrap_flasks_form_helpers() -> None:
 
 
 def test_vendored_libraries_ship_with_their_licences() -> None:
-    for library, licence in (("socket.io", "LICENSE"), ("chart.js", "LICENSE.md")):
-        text = (STATIC / "vendor" / library / licence).read_text()
-        assert "MIT License" in text
-    banner = (STATIC / "vendor" / "socket.io" / "socket.io.min.js").read_text()[:200]
-    assert "Socket.IO v4." in banner  # protocol v5, what Flask-SocketIO 5 serves
+    text = (STATIC / "vendor" / "chart.js" / "LICENSE.md").read_text()
+    assert "MIT License" in text
 
 
-def test_live_events_carry_the_state_they_changed(dashboard: Any, telemetry: Any) -> None:
+def test_the_socketio_client_comes_from_the_framework(dashboard: Any) -> None:
+    html = page(dashboard)
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    # The framework's live client and the Socket.IO client it runs on, before the page's own.
+    assert scripts[:2] == ["/bussdcc/static/socket.io.min.js", "/bussdcc/static/live.js"]
+    assert scripts[-1].endswith("dashboard/dashboard.js")
+    assert not (STATIC / "vendor" / "socket.io").exists()
+
+
+def test_no_inline_script_runs_on_the_page(dashboard: Any) -> None:
+    html = page(dashboard)
+    for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S):
+        assert "src=" in attributes or 'type="application/json"' in attributes, attributes
+        assert "src=" not in attributes or not body.strip()
+
+
+def test_bars_and_readings_are_coloured_by_the_health_thresholds(
+    dashboard: Any, telemetry: Any
+) -> None:
+    rt = dashboard.runtime
+    rt.emit(telemetry.disks(percent=92.0))  # health: warning at 90, critical at 95
+    rt.emit(telemetry.memory(percent=96.0))  # critical
+    rt.emit(telemetry.temperature(72.0))  # warning at 70
+
+    html = page(dashboard)
+
+    health = rt.ctx.state.get("system.health")
+    assert "disk / used 92.0% (warning at 90%)" in health["reasons"]
+    disks = html[html.index('id="disks"') : html.index('id="temps"')]
+    assert "progress-bar bg-warning" in disks and "bg-danger" not in disks
+    memory = html[html.index('id="mem-percent"') : html.index('id="swap-percent"')]
+    assert "progress-bar bg-danger" in memory
+    temps = html[html.index('id="temps"') : html.index('id="throttling"')]
+    assert "text-warning" in temps and "72.0 °C" in temps
+
+
+def test_the_thresholds_are_the_ones_the_interface_is_given(telemetry: Any) -> None:
+    from bussdcc.runtime import Runtime
+    from bussdcc_system_health.interfaces import SystemWebInterface
+    from bussdcc_system_health.processes import HealthProcess, SystemProcess
+    from bussdcc_system_health.telemetry.health import HealthThresholds, Threshold
+
+    strict = HealthThresholds(disk_percent=Threshold(20.0, 25.0))
+    rt = Runtime()
+    rt.register_process(SystemProcess())
+    rt.register_process(HealthProcess(strict))
+    web = SystemWebInterface(port=0, thresholds=strict)
+    rt.register_interface(web)
+    rt.boot()
+    try:
+        rt.emit(telemetry.disks(percent=30.0))
+        html = page(web)
+        disks = html[html.index('id="disks"') :]
+        assert "progress-bar bg-danger" in disks[: disks.index("</div>\n  </div>")]
+        assert rt.ctx.state.get("system.health")["status"] == "critical"
+    finally:
+        rt.shutdown("test over")
+
+
+def test_live_events_carry_the_views_and_derived_state_they_changed(
+    dashboard: Any, telemetry: Any
+) -> None:
     records: list[dict[str, Any]] = []
     snapshot = threading.Event()
     cond = threading.Condition()
@@ -173,10 +232,43 @@ def test_live_events_carry_the_state_they_changed(dashboard: Any, telemetry: Any
         client.disconnect()
 
     by_name = {r["name"]: r for r in records}  # the last of each name
-    assert by_name["system.cpu.usage.updated"]["state"]["system.cpu.usage"]["user"] == 10.0
+    assert by_name["system.cpu.usage.updated"]["data"]["user"] == 10.0
+    for record in records:  # telemetry is in the events' data, not repeated as state
+        assert set(record.get("state", {})) <= {"system.health", "system.identity"}
     # Health is derived by HealthProcess: the page learns it from the state patch.
     health_patches = [
         r["state"]["system.health"] for r in records if "system.health" in r.get("state", {})
     ]
     assert health_patches[-1]["status"] == "critical"
     assert by_name["system.health.changed"]["data"]["status"] == "critical"
+    # The cards come rendered: the page swaps them in and formats nothing itself.
+    cpu_views = by_name["system.cpu.usage.updated"]["views"]
+    assert re.search(r'id="cpu-user">10\.0 %<', cpu_views["cpu"])
+    assert cpu_views["cpu-chart"]["columns"]["user"] == [10.0]  # the newest sample only
+    memory_views = by_name["system.memory.usage.updated"]["views"]
+    assert re.search(r'id="mem-percent">99\.0 %<', memory_views["memory"])
+    assert "critical" in memory_views["health"]
+
+
+def test_a_card_is_rendered_again_only_when_what_it_shows_changed(telemetry: Any) -> None:
+    from bussdcc_system_health.interfaces import SystemWebInterface
+    from bussdcc_system_health.interfaces.cards import render_views
+
+    web = SystemWebInterface(port=0)
+    env = web.create_app().jinja_env
+    load = {**telemetry.load(load1=1.0).to_dict(), "time": "2026-01-01T00:00:00Z"}
+    cpu = {**telemetry.cpu().to_dict(), "time": "2026-01-01T00:00:00Z"}
+    shown: dict[str, Any] = {}
+    values = {"system.load": load, "system.cpu.usage": cpu}
+
+    first = render_views(env, values, False, {}, shown)
+    later = {path: {**record, "time": "2026-01-01T00:00:01Z"} for path, record in values.items()}
+    second = render_views(env, later, False, {}, shown)
+    changed = {"system.load": {**load, "load1": 2.0}}
+    third = render_views(env, changed, False, {}, shown)
+
+    assert {"load", "cpu", "updated-at"} <= set(first)
+    assert "load" not in second  # only its time changed, which the card does not show
+    assert "updated-at" in second and "00:00:01" in second["updated-at"]  # the cpu card does
+    assert "2.00" in third["load"]
+    assert "load" in render_views(env, later, True, {}, shown)  # a snapshot renders all

@@ -60,8 +60,11 @@ def _add_projection(
 ) -> SystemWebInterface:
     # The same processes and dashboard serve live data and replays.
     rt.add_process(SystemProcess())
-    rt.add_process(HealthProcess())
-    web = SystemWebInterface(host=options.host, port=options.port, template_cache=cache)
+    # One set of thresholds: the health verdicts and the dashboard's colours agree.
+    health = rt.add_process(HealthProcess())
+    web = SystemWebInterface(
+        host=options.host, port=options.port, template_cache=cache, thresholds=health.thresholds
+    )
     rt.add_interface(web)
     if not options.quiet:
         rt.add_sink(ConsoleSink() if options.console is None else ConsoleSink(options.console))
