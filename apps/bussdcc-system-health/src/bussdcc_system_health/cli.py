@@ -17,6 +17,7 @@ from bussdcc import BootError
 from bussdcc_framework.io.jsonl import JsonlSource
 
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
+from .history.command import add_history_parser, run_history
 from .runtime import DEFAULT_PORT, AppOptions, build_live_runtime, build_replay_runtime
 from .sinks import DEFAULT_RETENTION, HistoryUnwritable, history_root
 from .version import __version__
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_RETENTION,
         help="delete history older than this (default 7d; history is also capped at 1 GiB)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{replay}")
+    sub = parser.add_subparsers(dest="command", metavar="{replay,history}")
     replay = sub.add_parser("replay", help="play recorded history into the dashboard")
     _add_common(replay)
     replay.add_argument(
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "source", nargs="?", type=Path, help="a history folder or .jsonl file (<data-dir>/history)"
     )
+    add_history_parser(sub)
     return parser
 
 
@@ -185,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _builtin_mime_types_only()
     if args.command == "replay":
         return _run_replay(args)
+    if args.command == "history":
+        return run_history(args)
     return _run_live(args)
 
 

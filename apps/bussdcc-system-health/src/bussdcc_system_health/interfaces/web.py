@@ -15,6 +15,7 @@ from bussdcc_framework.interface.web import WebInterface
 from bussdcc_framework.message.system import SystemIdentityEvent
 from bussdcc_framework.service import IDENTITY_STATE
 
+from ..history import RollupReader, register_history_routes
 from ..message import (
     CollectorFailed,
     CpuUsageUpdated,
@@ -164,6 +165,8 @@ class SystemWebInterface(WebInterface):
     """
 
     import_name = "bussdcc_system_health"
+    history: RollupReader | None = None
+    """Answers ``/api/history`` and ``/api/history/series`` (set before boot when recording)."""
 
     def __init__(
         self,
@@ -216,6 +219,8 @@ class SystemWebInterface(WebInterface):
             response.headers["X-Bussdcc-Seq"] = str(snapshot["seq"])
             response.headers["Cache-Control"] = "no-store"
             return response
+
+        register_history_routes(app, self.history)
 
         @app.route("/api/health")
         def api_health() -> Response:

@@ -12,11 +12,12 @@ from bussdcc import Event
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
+from ..history import add_rollups
 from ..interfaces import SystemWebInterface
 from ..message import HealthChanged
 from ..processes import HealthProcess, SystemProcess
 from ..services import SystemService
-from ..sinks import DEFAULT_RETENTION, ConsoleSink, history_sink
+from ..sinks import DEFAULT_RETENTION, ConsoleSink, history_root, history_sink
 
 __all__ = [
     "AppOptions",
@@ -75,6 +76,8 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     # again (see TemplateCache). Without recording (and in replays) nothing is written.
     cache = template_cache(options.data_dir) if options.record else None
     web = _add_projection(rt, options, cache)
+    if options.record:
+        web.history = add_rollups(rt, options.data_dir, history_root(options.data_dir))
     rt.add_service(SystemIdentityService())
     rt.add_service(SystemService(interval=options.interval))
     return rt, web
