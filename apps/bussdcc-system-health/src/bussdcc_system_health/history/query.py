@@ -135,10 +135,14 @@ class RollupReader:
     def oldest(self) -> dict[str, int | None]:
         """Each tier's oldest bucket start (None when the tier is empty)."""
         conn = self._conn()
-        found: dict[int, int] = {}
-        if conn is not None:
-            found = dict(conn.execute("SELECT tier, min(start) FROM buckets GROUP BY tier"))
-        return {tier.name: found.get(index) for index, tier in enumerate(self.tiers)}
+        found: dict[str, int | None] = {}
+        for index, tier in enumerate(self.tiers):
+            found[tier.name] = None
+            if conn is not None:
+                # One index probe per tier (a GROUP BY would scan every bucket).
+                row = conn.execute("SELECT min(start) FROM buckets WHERE tier = ?", (index,))
+                found[tier.name] = row.fetchone()[0]
+        return found
 
     def query(self, request: HistoryRequest) -> dict[str, Any]:
         """The answer SPEC section 8 defines for ``request``.

@@ -32,8 +32,8 @@ from bussdcc.message import Message, Severity
 
 from ..message import ThrottleFlags, ThrottlingUpdated
 from .series import SOURCE_MESSAGES, readings, throttling_change, timeline_event
-from .store import EventRow, RollupKey, RollupStore, StoreCorrupt, remove_db
-from .tiers import TIERS, Aggregate, Tier, bucket_start, merge
+from .store import EventRow, RollupStore, StoreCorrupt, StoredRow, remove_db
+from .tiers import TIERS, Tier, absorb, bucket_start
 
 __all__ = ["RollupBuilder", "RollupError", "RollupProcess"]
 
@@ -99,10 +99,13 @@ class RollupBuilder:
         self.dropped = 0
         self.ingested = 0
         self._finest = self.tiers[0].seconds
-        self._raw: dict[str, list[int]] = {}
-        self._open: list[dict[str, Aggregate]] = [{} for _ in self.tiers]
+        # Open buckets, one per tier: series -> [min, max, sum, count] in hundredths.
+        self._open: list[dict[str, list[int]]] = [{} for _ in self.tiers]
         self._starts: list[int | None] = [None] * len(self.tiers)
-        self._pending: dict[RollupKey, Aggregate] = {}
+        # Closed buckets waiting to be written, per tier; a bucket closed twice (the clock
+        # stepped back) is two rows here that the store's upsert merges.
+        self._pending: list[list[StoredRow]] = [[] for _ in self.tiers]
+        self._waiting = 0
         self._events: list[EventRow] = []
         self._throttle: ThrottleFlags | None = None
         self._last_commit = time.monotonic()
@@ -110,7 +113,7 @@ class RollupBuilder:
     @property
     def pending(self) -> int:
         """Rows waiting to be written."""
-        return len(self._pending)
+        return self._waiting
 
     def ingest(self, timestamp: float, payload: Message) -> None:
         """Fold one event in: its readings into the buckets its time falls in, and its
@@ -120,10 +123,10 @@ class RollupBuilder:
             self.ingested += 1
             start = int(timestamp // self._finest) * self._finest
             if start != self._starts[0]:
-                if self._raw:
-                    self._close_raw()
+                if self._open[0]:
+                    self._close_finest()
                 self._starts[0] = start
-            raw = self._raw
+            raw = self._open[0]
             for name, value in values:
                 try:
                     q = round(value * 100)
@@ -151,9 +154,7 @@ class RollupBuilder:
 
     def close(self) -> bool:
         """Write every open bucket and waiting row; True if everything is stored."""
-        if self._raw:
-            self._close_raw()
-        for index in range(1, len(self.tiers)):
+        for index in range(len(self.tiers)):
             if self._open[index]:
                 self._close(index)
         return self.flush()
@@ -161,26 +162,26 @@ class RollupBuilder:
     def flush(self) -> bool:
         """Write the finished buckets and marks now; True if nothing is left waiting."""
         self._last_commit = time.monotonic()
-        if not self._pending and not self._events:
+        if not self._waiting and not self._events:
             return True
         try:
             self.store.write(self._pending, self._events)
         except sqlite3.Error as exc:
             self._failed(exc)
             return False
-        self._pending.clear()
+        for rows in self._pending:
+            rows.clear()
+        self._waiting = 0
         self._events.clear()
         self.failure = None
         return True
 
     # --- internals -------------------------------------------------------------------------
 
-    def _close_raw(self) -> None:
-        self._open[0] = {name: Aggregate(*acc) for name, acc in self._raw.items()}
-        self._raw = {}
+    def _close_finest(self) -> None:
         self._close(0)
         if (
-            len(self._pending) >= self.batch_rows
+            self._waiting >= self.batch_rows
             or time.monotonic() - self._last_commit >= self.commit_interval
         ):
             self.flush()
@@ -191,11 +192,10 @@ class RollupBuilder:
         start = self._starts[index]
         assert start is not None
         self._open[index] = {}
-        pending = self._pending
-        for name, agg in rows.items():
-            key = (index, name, start)
-            old = pending.get(key)
-            pending[key] = agg if old is None else merge(old, agg)
+        self._pending[index].extend(
+            (name, start, acc[0], acc[1], acc[2], acc[3]) for name, acc in rows.items()
+        )
+        self._waiting += len(rows)
         if index + 1 == len(self.tiers):
             return
         coarse = bucket_start(start, self.tiers[index + 1].seconds)
@@ -204,25 +204,26 @@ class RollupBuilder:
                 self._close(index + 1)
             self._starts[index + 1] = coarse
         target = self._open[index + 1]
-        for name, agg in rows.items():
-            old = target.get(name)
-            target[name] = agg if old is None else merge(old, agg)
+        for name, acc in rows.items():
+            into = target.get(name)
+            if into is None:
+                target[name] = acc  # this bucket is closed: its list can carry on upwards
+            else:
+                absorb(into, acc)
 
     def _failed(self, exc: sqlite3.Error) -> None:
         first = self.failure is None
         self.failure = exc
         dropped = 0
-        if len(self._pending) > self.max_pending:
+        if self._waiting > self.max_pending:
             # The finest tier holds most rows and is pruned first anyway: give it up so
             # memory stays bounded while the disk is full; the coarser tiers keep catching up.
-            for key in [k for k in self._pending if k[0] == 0]:
-                del self._pending[key]
-                dropped += 1
+            dropped = len(self._pending[0])
+            self._pending[0].clear()
+            self._waiting -= dropped
             self.dropped += dropped
         if (first or dropped) and self.on_failure is not None:
-            self.on_failure(
-                RollupError(error=str(exc), pending=len(self._pending), dropped=dropped)
-            )
+            self.on_failure(RollupError(error=str(exc), pending=self._waiting, dropped=dropped))
 
 
 def _iso(timestamp: float) -> str:

@@ -55,6 +55,36 @@ class TimelineEvent(NamedTuple):
 
 Reading = tuple[str, float]
 
+# Series names of cores, interfaces and mounts, built once each: a name is looked up
+# several times a second for as long as the app runs.
+_CORE_NAMES: dict[int, str] = {}
+_NIC_NAMES: dict[str, tuple[str, str]] = {}
+_DISK_NAMES: dict[str, str] = {}
+
+
+def _core_name(core: int) -> str:
+    name = _CORE_NAMES.get(core)
+    if name is None:
+        name = _CORE_NAMES[core] = f"cpu.core.{core}.busy"
+    return name
+
+
+def _nic_names(interface: str) -> tuple[str, str]:
+    names = _NIC_NAMES.get(interface)
+    if names is None:
+        names = _NIC_NAMES[interface] = (
+            f"network.{interface}.rx_bytes_per_s",
+            f"network.{interface}.tx_bytes_per_s",
+        )
+    return names
+
+
+def _disk_name(mountpoint: str) -> str:
+    name = _DISK_NAMES.get(mountpoint)
+    if name is None:
+        name = _DISK_NAMES[mountpoint] = f"disk.{mountpoint}.percent"
+    return name
+
 
 def _cpu(msg: CpuUsageUpdated) -> list[Reading]:
     values = [
@@ -63,7 +93,7 @@ def _cpu(msg: CpuUsageUpdated) -> list[Reading]:
         ("cpu.system", msg.system),
         ("cpu.iowait", msg.iowait),
     ]
-    values.extend((f"cpu.core.{core.core}.busy", core.busy) for core in msg.cores)
+    values.extend([(_core_name(core.core), core.busy) for core in msg.cores])
     return values
 
 
@@ -72,7 +102,7 @@ def _memory(msg: MemoryUsageUpdated) -> list[Reading]:
 
 
 def _disk(msg: DiskUsageUpdated) -> list[Reading]:
-    return [(f"disk.{fs.mountpoint}.percent", fs.percent) for fs in msg.filesystems]
+    return [(_disk_name(fs.mountpoint), fs.percent) for fs in msg.filesystems]
 
 
 def _load(msg: LoadAverageUpdated) -> list[Reading]:
@@ -94,10 +124,11 @@ def _network(msg: NetworkUsageUpdated) -> list[Reading]:
         ("network.tx_bytes_per_s", msg.tx_bytes_per_s),
     ]
     for nic in msg.interfaces:
+        rx, tx = _nic_names(nic.interface)
         if nic.rx_bytes_per_s is not None:
-            values.append((f"network.{nic.interface}.rx_bytes_per_s", nic.rx_bytes_per_s))
+            values.append((rx, nic.rx_bytes_per_s))
         if nic.tx_bytes_per_s is not None:
-            values.append((f"network.{nic.interface}.tx_bytes_per_s", nic.tx_bytes_per_s))
+            values.append((tx, nic.tx_bytes_per_s))
     return values
 
 

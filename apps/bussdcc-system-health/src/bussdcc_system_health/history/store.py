@@ -18,19 +18,19 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .tiers import TIERS, Aggregate, Tier
+from .tiers import TIERS, Tier
 
 __all__ = [
     "DB_NAME",
     "SCHEMA_VERSION",
     "EventRow",
-    "RollupKey",
     "RollupStore",
     "StoreCorrupt",
+    "StoredRow",
     "db_path",
     "remove_db",
 ]
@@ -40,8 +40,8 @@ SCHEMA_VERSION = 1
 PRUNE_FRACTION = 20
 """A tier is pruned each time it gained ``keep / PRUNE_FRACTION`` new buckets."""
 
-RollupKey = tuple[int, str, int]
-"""(tier index in `TIERS`, series name, bucket start)."""
+StoredRow = tuple[str, int, int, int, int, int]
+"""(series name, bucket start, min, max, sum, count), readings in hundredths."""
 EventRow = tuple[float, str, dict[str, Any]]
 """(POSIX time, name, data) of a timeline mark."""
 
@@ -192,8 +192,9 @@ class RollupStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def write(self, rows: Mapping[RollupKey, Aggregate], events: Iterable[EventRow] = ()) -> None:
-        """Merge ``rows`` into their buckets and append ``events``, in one transaction.
+    def write(self, rows: Sequence[Sequence[StoredRow]], events: Iterable[EventRow] = ()) -> None:
+        """Merge ``rows`` (one sequence per tier) into their buckets and append ``events``,
+        in one transaction.
 
         Raises:
             sqlite3.Error: nothing was stored (the transaction was rolled back).
@@ -203,28 +204,30 @@ class RollupStore:
         since = list(self._since_prune)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            new = sorted({name for _, name, _ in rows if name not in ids})
+            new = sorted({row[0] for tier_rows in rows for row in tier_rows} - ids.keys())
             if new:
                 conn.executemany(
                     "INSERT OR IGNORE INTO series (name) VALUES (?)", [(n,) for n in new]
                 )
                 for name in new:
-                    found = conn.execute("SELECT id FROM series WHERE name = ?", (name,)).fetchone()
-                    ids[name] = found[0]
-            by_tier: list[list[tuple[int, int, int, int, int, int]]] = [[] for _ in self.tiers]
-            starts: set[tuple[int, int]] = set()
-            for (level, name, start), agg in rows.items():
-                by_tier[level].append((start, ids[name], agg.min, agg.max, agg.sum, agg.samples))
-                starts.add((level, start))
-            for level, batch in enumerate(by_tier):
-                if batch:
-                    conn.executemany(self._upserts[level], batch)
-            before = conn.total_changes
-            for level, start in sorted(starts):
-                conn.execute("INSERT OR IGNORE INTO buckets VALUES (?, ?)", (level, start))
-                if conn.total_changes != before:
-                    since[level] += 1
-                    before = conn.total_changes
+                    found = conn.execute("SELECT id FROM series WHERE name = ?", (name,))
+                    ids[name] = found.fetchone()[0]
+            for level, tier_rows in enumerate(rows):
+                if not tier_rows:
+                    continue
+                conn.executemany(
+                    self._upserts[level],
+                    [
+                        (start, ids[name], lo, hi, total, n)
+                        for name, start, lo, hi, total, n in tier_rows
+                    ],
+                )
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT OR IGNORE INTO buckets VALUES (?, ?)",
+                    [(level, start) for start in sorted({row[1] for row in tier_rows})],
+                )
+                since[level] += conn.total_changes - before
             conn.executemany(
                 "INSERT INTO events (time, name, data) VALUES (?, ?, ?)",
                 [(t, name, json.dumps(data, sort_keys=True)) for t, name, data in events],

@@ -24,6 +24,7 @@ __all__ = [
     "TIERS",
     "Aggregate",
     "Tier",
+    "absorb",
     "bucket_start",
     "choose_step",
     "merge",
@@ -106,6 +107,16 @@ def merge(a: Aggregate, b: Aggregate) -> Aggregate:
         a.sum + b.sum,
         a.samples + b.samples,
     )
+
+
+def absorb(into: list[int], other: Sequence[int]) -> None:
+    """`merge` in place: fold ``other``'s ``[min, max, sum, count]`` into ``into``."""
+    if other[0] < into[0]:
+        into[0] = other[0]
+    if other[1] > into[1]:
+        into[1] = other[1]
+    into[2] += other[2]
+    into[3] += other[3]
 
 
 def bucket_start(timestamp: float, seconds: int) -> int:
