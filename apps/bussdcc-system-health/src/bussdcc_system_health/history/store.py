@@ -32,6 +32,7 @@ __all__ = [
     "StoreCorrupt",
     "StoredRow",
     "db_path",
+    "dump",
     "remove_db",
 ]
 
@@ -62,6 +63,34 @@ def remove_db(path: Path) -> None:
             os.unlink(f"{path}{suffix}")
         except FileNotFoundError:
             pass
+
+
+def dump(path: Path, tiers: Sequence[Tier] = TIERS) -> list[tuple[Any, ...]]:
+    """Every rollup row and timeline mark of the database at ``path``, in a stable order:
+    ``(tier, series, start, min, max, sum, count)`` rows, then ``("event", time, name,
+    data)``. Two databases hold the same history exactly when their dumps are equal.
+
+    Raises:
+        sqlite3.Error: if the database cannot be read.
+    """
+    conn = connect(path, readonly=True)
+    try:
+        found: list[tuple[Any, ...]] = []
+        for tier in tiers:
+            found.extend(
+                (tier.name, *row)
+                for row in conn.execute(
+                    f"SELECT s.name, r.start, r.min, r.max, r.sum, r.count FROM {tier.table} r "
+                    "JOIN series s ON s.id = r.series ORDER BY s.name, r.start"
+                )
+            )
+        found.extend(
+            ("event", *row)
+            for row in conn.execute("SELECT time, name, data FROM events ORDER BY time, name, data")
+        )
+        return found
+    finally:
+        conn.close()
 
 
 def _schema(tiers: Sequence[Tier]) -> str:
