@@ -61,7 +61,7 @@ def rebuild(
     total = sum(sizes) or 1
     partial = db.with_name(db.name + ".partial")
     store = RollupStore.create(partial, tiers)
-    builder = RollupBuilder(store, tiers=tiers, commit_interval=30.0, batch_rows=100_000)
+    builder = RollupBuilder(store, tiers=tiers, commit_interval=30.0, batch_rows=10_000)
     skipped = done = 0
     try:
         for path, size in zip(files, sizes, strict=True):
