@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ def mem(percent: float) -> MemoryUsageUpdated:
     )
 
 
-def build(path: Path, feed: list[tuple[float, Message]], **options: Any) -> list[tuple[Any, ...]]:
+def build(
+    path: Path, feed: Sequence[tuple[float, Message]], **options: Any
+) -> list[tuple[Any, ...]]:
     store = RollupStore.create(path, **({"tiers": options["tiers"]} if "tiers" in options else {}))
     builder = RollupBuilder(store, **options)
     for timestamp, payload in feed:
@@ -155,8 +158,9 @@ def test_disk_full_keeps_the_rows_reports_once_and_catches_up(tmp_path: Path) ->
     store.conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
     for timestamp, payload in feed:
         builder.ingest(timestamp, payload)
-    assert isinstance(builder.failure, sqlite3.OperationalError)
-    assert "full" in str(builder.failure)
+    during = builder.failure
+    assert isinstance(during, sqlite3.OperationalError)
+    assert "full" in str(during)
     assert len(reports) == 1  # one report per failure streak
     assert reports[0].name == "history.rollup.error"
     assert builder.pending > 0
