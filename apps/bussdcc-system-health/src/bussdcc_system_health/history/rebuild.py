@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -63,6 +64,13 @@ def rebuild(
     store = RollupStore.create(partial, tiers)
     builder = RollupBuilder(store, tiers=tiers, commit_interval=30.0, batch_rows=10_000)
     skipped = done = 0
+    # Events, messages and rows form no reference cycles, so the cyclic collector would only
+    # rescan the waiting rows again and again; reference counting frees everything. Only in
+    # the main thread (the command): the switch is process-wide, and a background rebuild
+    # must not pause the collector of the app serving beside it.
+    collecting = gc.isenabled() and threading.current_thread() is threading.main_thread()
+    if collecting:
+        gc.disable()
     try:
         for path, size in zip(files, sizes, strict=True):
             if cancel is not None and cancel.is_set():
@@ -79,6 +87,8 @@ def rebuild(
             assert builder.failure is not None
             raise builder.failure
     finally:
+        if collecting:
+            gc.enable()
         store.close()
     if cancel is not None and cancel.is_set():
         remove_db(partial)
