@@ -14,11 +14,12 @@ from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
 from . import defaults
+from .history import add_rollups
 from .interfaces import SystemWebInterface
 from .message import HealthChanged
 from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, HealthNotifier
 from .processes import HealthProcess, SystemProcess
-from .recording import history_sink
+from .recording import history_root, history_sink
 from .service import SystemService
 
 __all__ = [
@@ -88,6 +89,8 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     # again (see TemplateCache). Without recording (and in replays) nothing is written.
     cache = template_cache(options.data_dir) if options.record else None
     web = _add_projection(rt, options, cache)
+    if options.record:
+        web.history = add_rollups(rt, options.data_dir, history_root(options.data_dir))
     rt.add_service(SystemIdentityService())
     rt.add_service(SystemService(interval=options.interval))
     if sender is not None:

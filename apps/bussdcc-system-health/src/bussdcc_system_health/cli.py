@@ -21,6 +21,7 @@ from bussdcc_framework.io.jsonl import JsonlSource
 from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
+from .history.command import add_history_parser, run_history
 from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
 from .recording import HistoryUnwritable, history_root
 from .service_unit import (
@@ -137,7 +138,7 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a status must last before it is notified (default 60)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{replay,service}")
+    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service}")
     replay = sub.add_parser("replay", help="play recorded history into the dashboard")
     _add_common(replay)
     replay.add_argument(
@@ -147,6 +148,7 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
         "source", nargs="?", type=Path, help="a history folder or .jsonl file (<data-dir>/history)"
     )
     _add_service_command(sub)
+    add_history_parser(sub)
     return parser
 
 
@@ -324,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _service(args)
         except (ServiceCommandError, NotifyUnavailable, ValueError) as exc:
             return _fail(str(exc))
+    if args.command == "history":
+        return run_history(args)
     return _run_live(args)
 
 

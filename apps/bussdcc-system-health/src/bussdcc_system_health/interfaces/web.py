@@ -16,6 +16,7 @@ from bussdcc_framework.message.system import SystemIdentityEvent
 from bussdcc_framework.service import IDENTITY_STATE
 
 from ..defaults import DASHBOARD_PORT
+from ..history import RollupReader, register_history_routes
 from ..message import CollectorFailed, HealthChanged
 from ..processes import HEALTH_STATE, STATE_PATHS
 from ..telemetry.health import HealthThresholds
@@ -95,6 +96,8 @@ class SystemWebInterface(WebInterface):
     """
 
     import_name = "bussdcc_system_health"
+    history: RollupReader | None = None
+    """Answers ``/api/history`` and ``/api/history/series`` (set before boot when recording)."""
 
     def __init__(
         self,
@@ -170,6 +173,8 @@ class SystemWebInterface(WebInterface):
             response.headers["X-Bussdcc-Seq"] = str(snapshot["seq"])
             response.headers["Cache-Control"] = "no-store"
             return response
+
+        register_history_routes(app, self.history)
 
         @app.route("/api/health")
         def api_health() -> Response:
