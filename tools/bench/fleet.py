@@ -80,8 +80,9 @@ def _tick(i: int) -> list[Message]:
         DiskUsageUpdated(
             (
                 Filesystem("/", "/dev/root", "ext4", 32 << 30, 12 << 30, 20 << 30, 37.5),
-                Filesystem("/boot/firmware", "/dev/mmcblk0p1", "vfat", 512 << 20, 64 << 20,
-                           448 << 20, 12.5),
+                Filesystem(
+                    "/boot/firmware", "/dev/mmcblk0p1", "vfat", 512 << 20, 64 << 20, 448 << 20, 12.5
+                ),
             )
         ),
         LoadAverageUpdated(0.4, 0.3, 0.2, 4, 0.1, 0.075, 0.05),
@@ -95,7 +96,9 @@ def _tick(i: int) -> list[Message]:
                 InterfaceThroughput("wlan0", 0.0, 0.0, 0, 0),
             ),
         ),
-        ThrottlingUpdated(True, 0, flags, flags, "/sys/devices/platform/soc/soc:firmware/get_throttled"),
+        ThrottlingUpdated(
+            True, 0, flags, flags, "/sys/devices/platform/soc/soc:firmware/get_throttled"
+        ),
     ]
 
 
@@ -111,13 +114,17 @@ class Nodes:
         self.connection = Connection(
             broker,
             label="bench-nodes",
-            on_connect=lambda error: error is None and self.connected.set(),
+            on_connect=self._on_connect,
             on_disconnect=lambda error: None,
             max_inflight=2000,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.recording = False
+
+    def _on_connect(self, error: str | None) -> None:
+        if error is None:
+            self.connected.set()
 
     def start(self) -> None:
         self.connection.start()
@@ -208,8 +215,17 @@ def measure(count: int, seconds: float) -> Result:
         log = log_path.open("w")
         hub = subprocess.Popen(
             [
-                sys.executable, "-m", "bussdcc_system_health", "hub", "--mqtt", broker.url,
-                "--port", str(port), "--quiet", "--data-dir", str(Path(tmp) / "hub"),
+                sys.executable,
+                "-m",
+                "bussdcc_system_health",
+                "hub",
+                "--mqtt",
+                broker.url,
+                "--port",
+                str(port),
+                "--quiet",
+                "--data-dir",
+                str(Path(tmp) / "hub"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -57,8 +57,21 @@ def hub(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[HubWebInterface]:
 def nodes(mosquitto: Mosquitto) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "bussdcc_system_health", "--mqtt", mosquitto.url,
-             "--node", f"node-{i}", "--port", "0", "--no-record", "--quiet", "--interval", "0.5"],
+            [
+                sys.executable,
+                "-m",
+                "bussdcc_system_health",
+                "--mqtt",
+                mosquitto.url,
+                "--node",
+                f"node-{i}",
+                "--port",
+                "0",
+                "--no-record",
+                "--quiet",
+                "--interval",
+                "0.5",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -86,7 +99,7 @@ def test_fleet_page_shows_three_nodes_live_and_one_going_offline(
     page.goto(hub.url)
     page.wait_for_selector('body[data-live-connection="live"]', timeout=WAIT_MS)
     for i in range(3):
-        # A row with a CPU figure: the node's telemetry reached the page (no "–").
+        # A row with a CPU percentage: the node's telemetry reached the page.
         page.wait_for_function(
             """(node) => {
                 const row = document.querySelector(`tr[data-node="${node}"]`);

@@ -177,9 +177,7 @@ def test_a_node_page_is_its_dashboard_through_the_hub(
     assert missing.value.code == 404
 
 
-def test_the_hub_history_replays_into_the_same_fleet(
-    mosquitto: Mosquitto, tmp_path: Path
-) -> None:
+def test_the_hub_history_replays_into_the_same_fleet(mosquitto: Mosquitto, tmp_path: Path) -> None:
     options = HubOptions(broker=mosquitto.url, port=0, data_dir=tmp_path / "hub", quiet=True)
     rt, web = build_hub_runtime(options)
     rt.boot()

@@ -229,11 +229,11 @@ def _node_runtime(url: str, *, cleanup: bool) -> Runtime:
 def _feed(rt: Runtime) -> None:
     rt.emit(IDENTITY)
     rt.emit(
-        DiskUsageUpdated(
-            filesystems=(Filesystem("/", "/dev/root", "ext4", 100, 40, 60, 40.0),)
-        )
+        DiskUsageUpdated(filesystems=(Filesystem("/", "/dev/root", "ext4", 100, 40, 60, 40.0),))
     )
-    rt.emit(TemperatureUpdated(available=True, sensors=(TemperatureSensor("cpu_thermal", "", 51.0),)))
+    rt.emit(
+        TemperatureUpdated(available=True, sensors=(TemperatureSensor("cpu_thermal", "", 51.0),))
+    )
     flags = ThrottleFlags(False, False, False, False)
     rt.emit(ThrottlingUpdated(available=True, raw=0, now=flags, since_boot=flags))
 

@@ -36,7 +36,9 @@ def _projected() -> StateStore:
     rt.emit(DiskUsageUpdated((Filesystem("/", "/dev/root", "ext4", 100, 30, 70, 30.0),)))
     rt.emit(LoadAverageUpdated(0.5, 0.4, 0.3, 4, 0.125, 0.1, 0.075))
     rt.emit(TemperatureUpdated(True, (TemperatureSensor("cpu_thermal", "", 48.5),)))
-    rt.emit(NetworkUsageUpdated(1.0, 10.0, 20.0, (InterfaceThroughput("eth0", 10.0, 20.0, 5000, 7000),)))
+    rt.emit(
+        NetworkUsageUpdated(1.0, 10.0, 20.0, (InterfaceThroughput("eth0", 10.0, 20.0, 5000, 7000),))
+    )
     now = ThrottleFlags(True, False, False, False)
     rt.emit(ThrottlingUpdated(True, 0x10001, now, ThrottleFlags(True, False, False, False)))
     state = rt.state
@@ -74,13 +76,10 @@ def test_state_records_become_prometheus_families_with_base_units() -> None:
     assert families["bussdcc_network_receive_bytes"].type == "counter"
     assert _value(families, "bussdcc_network_receive_bytes_total", interface="eth0") == 5000
     assert (
-        _value(families, "bussdcc_throttle_condition", condition="under_voltage", scope="now")
-        == 1
+        _value(families, "bussdcc_throttle_condition", condition="under_voltage", scope="now") == 1
     )
     assert _value(families, "bussdcc_throttle_condition", condition="throttled", scope="now") == 0
-    statuses = {
-        s.labels["status"]: s.value for s in families["bussdcc_health_status"].samples
-    }
+    statuses = {s.labels["status"]: s.value for s in families["bussdcc_health_status"].samples}
     assert sum(statuses.values()) == 1 and set(statuses) == {"ok", "warning", "critical"}
 
 
@@ -90,7 +89,9 @@ def test_an_empty_state_scrapes_to_nothing_but_parses() -> None:
 
 def test_every_host_gets_its_node_label() -> None:
     state = _projected()
-    families = _scrape(StateCollector(lambda: [({"node": "a"}, state.get), ({"node": "b"}, state.get)]))
+    families = _scrape(
+        StateCollector(lambda: [({"node": "a"}, state.get), ({"node": "b"}, state.get)])
+    )
     nodes = {s.labels["node"] for s in families["bussdcc_cpu_busy_ratio"].samples}
     assert nodes == {"a", "b"}
 

@@ -21,6 +21,7 @@ from bussdcc_framework.io.jsonl import JsonlSource
 from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
+from .fleet.node import NodeOptions
 from .history.command import add_history_parser, run_history
 from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
 from .recording import HistoryUnwritable, history_root
@@ -203,10 +204,8 @@ def _add_hub_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     hub.add_argument("--speed", type=_speed, default=1.0, help="replay speed (0 = max)")
 
 
-def _fleet_options(args: argparse.Namespace) -> object:
+def _fleet_options(args: argparse.Namespace) -> NodeOptions | None:
     """The node options of ``--mqtt``, or None; ValueError naming a bad URL or node name."""
-    from .fleet.node import NodeOptions
-
     if args.mqtt is None:
         if args.node or args.ha_discovery or args.ha_discovery_cleanup:
             raise ValueError("--node and --ha-discovery need --mqtt URL")
@@ -329,7 +328,7 @@ def _run_live(args: argparse.Namespace) -> int:
         retention=args.retention,
         notify=tuple(args.notify),
         notify_after=args.notify_after,
-        fleet=fleet,  # type: ignore[arg-type]
+        fleet=fleet,
     )
     try:
         rt, web = build_live_runtime(options)

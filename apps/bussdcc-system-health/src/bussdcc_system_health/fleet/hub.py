@@ -37,8 +37,13 @@ from bussdcc.event import Event
 from bussdcc_framework.interface.push import Pending
 from bussdcc_framework.interface.web import WebInterface
 from bussdcc_framework.io.console import ConsoleSink
-from bussdcc_framework.mqtt import DEFAULT_PREFIX, MqttBroker, MqttSource, NodeStatusChanged
-from bussdcc_framework.mqtt import RemoteEvent
+from bussdcc_framework.mqtt import (
+    DEFAULT_PREFIX,
+    MqttBroker,
+    MqttSource,
+    NodeStatusChanged,
+    RemoteEvent,
+)
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
 
 from .. import defaults
@@ -230,7 +235,7 @@ class HubWebInterface(WebInterface):
         def on_connect(auth: Any = None) -> bool:
             node = auth.get("node") if isinstance(auth, dict) else None
             projection = self.fleet.projection(node) if isinstance(node, str) else None
-            if projection is None:
+            if projection is None or not isinstance(node, str):
                 return False
             sid = str(request.sid)  # type: ignore[attr-defined]
             join_room(node)

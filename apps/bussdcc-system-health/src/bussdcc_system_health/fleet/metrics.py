@@ -64,7 +64,7 @@ class _Families:
 
     def __init__(self, base_labels: tuple[str, ...]) -> None:
         self.base = base_labels
-        self.families: dict[str, Metric] = {}
+        self.families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
 
     def add(
         self,
@@ -79,7 +79,9 @@ class _Families:
             return
         family = self.families.get(name)
         if family is None:
-            cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            cls: type[GaugeMetricFamily | CounterMetricFamily] = (
+                CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            )
             family = self.families[name] = cls(name, doc, labels=list(labels), unit=unit)
         family.add_metric(list(labels.values()), float(value))
 
@@ -120,16 +122,27 @@ def _project(families: _Families, base: Mapping[str, str], read: Callable[[str],
         }
         for key, metric in (("total", "size"), ("used", "used"), ("free", "free")):
             families.add(
-                gauge, f"bussdcc_filesystem_{metric}_bytes", f"Filesystem {metric}", labels, fs.get(key)
+                gauge,
+                f"bussdcc_filesystem_{metric}_bytes",
+                f"Filesystem {metric}",
+                labels,
+                fs.get(key),
             )
         families.add(
-            gauge, "bussdcc_filesystem_used_ratio", "Filesystem in use", labels, _ratio(fs, "percent")
+            gauge,
+            "bussdcc_filesystem_used_ratio",
+            "Filesystem in use",
+            labels,
+            _ratio(fs, "percent"),
         )
     load = read(STATE_PATHS[LoadAverageUpdated])
     if isinstance(load, Mapping):
         for minutes in (1, 5, 15):
             families.add(
-                gauge, f"bussdcc_load{minutes}", f"{minutes}-minute load average", base,
+                gauge,
+                f"bussdcc_load{minutes}",
+                f"{minutes}-minute load average",
+                base,
                 load.get(f"load{minutes}"),
             )
     temperature = read(STATE_PATHS[TemperatureUpdated])
@@ -187,7 +200,7 @@ def _project(families: _Families, base: Mapping[str, str], read: Callable[[str],
 
 def _ratio(record: Mapping[str, Any], key: str) -> float | None:
     value = record.get(key)
-    return value / 100.0 if _number(value) else None
+    return float(value) / 100.0 if isinstance(value, int | float) and _number(value) else None
 
 
 def _records(record: Any, key: str) -> Iterator[Mapping[str, Any]]:
@@ -197,9 +210,7 @@ def _records(record: Any, key: str) -> Iterator[Mapping[str, Any]]:
                 yield item
 
 
-def metric_families(
-    hosts: Iterable[NodeRecords], extra: Iterable[Metric] = ()
-) -> list[Metric]:
+def metric_families(hosts: Iterable[NodeRecords], extra: Iterable[Metric] = ()) -> list[Metric]:
     """The metric families of every host's state records (see the module docstring)."""
     hosts = list(hosts)
     families = _Families(tuple(hosts[0][0]) if hosts else ())
@@ -235,7 +246,7 @@ def register_metrics_route(app: Flask, collector: StateCollector) -> CollectorRe
     """Serve ``collector`` at ``GET /metrics`` (a registry of its own, not the process-wide
     default one, so several apps in one process never collide). Returns the registry."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)  # type: ignore[arg-type]
+    registry.register(collector)
 
     @app.route("/metrics")
     def metrics() -> Response:

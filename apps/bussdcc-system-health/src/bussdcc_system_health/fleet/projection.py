@@ -82,7 +82,7 @@ class NodeProjection:
         self._on_push = on_push
         bus = self.ctx.events
         for process in (SystemProcess(), self.health):
-            process.start(self.ctx)  # type: ignore[arg-type]
+            process.start(self.ctx)
             bus.subscribe(
                 process.subscriptions,
                 lambda evt, p=process: p.handle_event(self.ctx, evt),  # type: ignore[misc]
@@ -104,7 +104,5 @@ class NodeProjection:
             self._on_push(self, pending)
 
     def _failed(self, evt: Event[Message], exc: Exception) -> None:
-        logger.error(
-            "node %s: handling %s failed", self.node, evt.payload.name, exc_info=exc
-        )
-        return None
+        logger.error("node %s: handling %s failed", self.node, evt.payload.name, exc_info=exc)
+        return
