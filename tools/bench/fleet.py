@@ -10,6 +10,8 @@ bench:fleet``). For each node count:
   own seven telemetry messages (CPU with 4 cores, memory, 2 filesystems, load, one sensor,
   2 interfaces, throttling), encoded by the framework's codec as a node's `MqttSink` would,
   at QoS 1, after a retained ``online`` status per node;
+* the simulated nodes and the client share this process; its own CPU is printed too, as a
+  generator that saturates its core delays publishes and receipts (latency it adds);
 * measured over ``--seconds`` (default 20) after a 5 s warm-up: the hub's CPU (% of one core)
   and resident memory, Mosquitto's CPU (the floor: the broker must touch every message too),
   the latency from a node's publish to the client receiving the pushed record (p50/p95),
@@ -206,6 +208,7 @@ class Result:
     p95_ms: float
     lost: int
     published: int
+    generator_cpu: float
 
 
 def measure(count: int, seconds: float) -> Result:
@@ -249,6 +252,7 @@ def measure(count: int, seconds: float) -> Result:
             nodes.start()
             time.sleep(WARMUP)
             hub_cpu0, broker_cpu0 = _cpu_seconds(hub_process), _cpu_seconds(mosquitto)
+            own_cpu0 = _cpu_seconds(psutil.Process())
             started = time.monotonic()
             nodes.recording = True
             time.sleep(seconds)
@@ -256,6 +260,7 @@ def measure(count: int, seconds: float) -> Result:
             elapsed = time.monotonic() - started
             hub_cpu = (_cpu_seconds(hub_process) - hub_cpu0) / elapsed * 100
             broker_cpu = (_cpu_seconds(mosquitto) - broker_cpu0) / elapsed * 100
+            own_cpu = (_cpu_seconds(psutil.Process()) - own_cpu0) / elapsed * 100
             rss = hub_process.memory_info().rss / 2**20
             time.sleep(DRAIN)
             nodes.stop()
@@ -280,7 +285,16 @@ def measure(count: int, seconds: float) -> Result:
     p50 = statistics.median(latencies) if latencies else float("nan")
     p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
     return Result(
-        count, len(published) / elapsed, hub_cpu, rss, broker_cpu, p50, p95, lost, len(published)
+        count,
+        len(published) / elapsed,
+        hub_cpu,
+        rss,
+        broker_cpu,
+        p50,
+        p95,
+        lost,
+        len(published),
+        own_cpu,
     )
 
 
@@ -304,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r.nodes:>5} {r.messages_per_s:>7.0f} {r.hub_cpu:>8.1f} {r.broker_cpu:>8.1f} "
             f"{ratio:>6.1f} {r.hub_rss_mb:>6.1f}MB {r.p50_ms:>7.1f} {r.p95_ms:>7.1f} "
-            f"{r.lost:>6}  {'ok' if ok else 'MISSED'} (of {r.published} published)",
+            f"{r.lost:>6}  {'ok' if ok else 'MISSED'} (of {r.published} published; "
+            f"nodes+client {r.generator_cpu:.0f}% CPU)",
             flush=True,
         )
     print("targets: hub CPU <= 3 x broker's, p95 < 250 ms, 0 lost")

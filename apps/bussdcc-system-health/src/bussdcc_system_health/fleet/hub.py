@@ -162,13 +162,22 @@ class HubWebInterface(WebInterface):
     # -- the fleet page's views ----------------------------------------------------------------
 
     def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
-        if snapshot or FLEET_ORDER in values:
+        # A snapshot renders the whole table; a record only the changed row, plus the new
+        # order when it changed (the page moves its rows): each record stays small however
+        # many nodes there are.
+        if snapshot:
             return {"fleet-table": render_template("fleet/table.html", rows=self.fleet.rows())}
         row = values.get(FLEET_ROW)
         if not isinstance(row, Mapping):
             return {}
-        html = render_template("fleet/row.html", row=row)
-        return {"fleet-row": {"node": row["node"], "html": html}}
+        update: dict[str, Any] = {
+            "node": row["node"],
+            "html": render_template("fleet/row.html", row=row),
+        }
+        order = values.get(FLEET_ORDER)
+        if isinstance(order, list):
+            update["order"] = order
+        return {"fleet-row": update}
 
     # -- node pages ----------------------------------------------------------------------------
 

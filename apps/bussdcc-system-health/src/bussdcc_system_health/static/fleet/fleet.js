@@ -1,5 +1,6 @@
 /* The fleet page on the framework's live client: the server renders the table and each
- * changed row; this only puts a changed row in place and shows the connection state. */
+ * changed row (with the new order when it changed); this only puts rows in place and shows
+ * the connection state. */
 (function () {
   "use strict";
   const live = bussdcc.live({ initial: bussdcc.readJSON("initial-snapshot") });
@@ -9,14 +10,27 @@
 
   live.on("views", (views) => {
     const update = views["fleet-row"];
-    if (!update || views["fleet-table"] !== undefined) return;
+    if (!update) return;
     template.innerHTML = update.html.trim();
     const fresh = template.content.firstElementChild;
-    const current = Array.from(rows.querySelectorAll("tr[data-node]")).find(
-      (tr) => tr.dataset.node === update.node
+    const byNode = new Map(
+      Array.from(rows.querySelectorAll("tr[data-node]")).map((tr) => [tr.dataset.node, tr])
     );
+    const current = byNode.get(update.node);
     if (current) current.replaceWith(fresh);
-    else live.resync(); // a node the table does not show yet: fetch the whole table
+    else {
+      const empty = rows.querySelector("tr:not([data-node])"); // "no node heard yet"
+      if (empty) empty.remove();
+      rows.appendChild(fresh);
+    }
+    byNode.set(update.node, fresh);
+    if (update.order) {
+      // Worst first: move the rows into the server's order (no markup made here).
+      for (const node of update.order) {
+        const tr = byNode.get(node);
+        if (tr) rows.appendChild(tr);
+      }
+    }
   });
 
   live.on("connection", (state) => {
