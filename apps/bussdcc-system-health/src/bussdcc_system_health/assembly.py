@@ -14,6 +14,7 @@ from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
 from . import defaults
+from .fleet.node import NodeOptions, add_node
 from .history import add_rollups
 from .interfaces import SystemWebInterface
 from .message import HealthChanged
@@ -48,6 +49,8 @@ class AppOptions:
     notify: tuple[str, ...] = ()
     """Apprise URLs to tell about lasting health trouble (empty: no notifications)."""
     notify_after: float = DEFAULT_NOTIFY_AFTER
+    fleet: NodeOptions | None = None
+    """Publish as a fleet node through MQTT (``--mqtt``; None: stay on this host alone)."""
     console: TextIO | None = field(default=None, compare=False)
 
 
@@ -95,6 +98,8 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     rt.add_service(SystemService(interval=options.interval))
     if sender is not None:
         rt.add_service(HealthNotifier(sender, after=options.notify_after))
+    if options.fleet is not None:
+        add_node(rt, options.fleet)
     return rt, web
 
 

@@ -21,6 +21,7 @@ from bussdcc_framework.io.jsonl import JsonlSource
 from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
+from .fleet.node import NodeOptions
 from .history.command import add_history_parser, run_history
 from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
 from .recording import HistoryUnwritable, history_root
@@ -138,7 +139,8 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a status must last before it is notified (default 60)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service}")
+    _add_fleet_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service,hub}")
     replay = sub.add_parser("replay", help="play recorded history into the dashboard")
     _add_common(replay)
     replay.add_argument(
@@ -149,7 +151,114 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     )
     _add_service_command(sub)
     add_history_parser(sub)
+    _add_hub_command(sub)
     return parser
+
+
+def _add_fleet_options(parser: argparse.ArgumentParser) -> None:
+    fleet = parser.add_argument_group("fleet (needs the [mqtt] extra)")
+    fleet.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="publish telemetry and health to this broker as a node "
+        "(mqtt://[user:password@]host[:port], mqtts:// for TLS)",
+    )
+    fleet.add_argument("--node", help="this node's name on the broker (default: the host name)")
+    fleet.add_argument(
+        "--ha-discovery",
+        action="store_true",
+        help="also publish Home Assistant MQTT discovery configs (retained)",
+    )
+    fleet.add_argument(
+        "--ha-discovery-cleanup",
+        action="store_true",
+        help="remove the Home Assistant configs when the app stops (to retire the node; "
+        "without it a reboot keeps the device in Home Assistant)",
+    )
+
+
+def _add_hub_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hub = sub.add_parser(
+        "hub",
+        help="serve the fleet dashboard of every node on a broker",
+        description="Receive every node's telemetry from an MQTT broker and serve the fleet "
+        "dashboard, /api/nodes and /metrics; record what arrives under <data-dir>/history.",
+    )
+    _add_common(hub)
+    hub.set_defaults(data_dir=Path("data-hub"))
+    hub.add_argument("--mqtt", metavar="URL", help="the broker the nodes publish to")
+    hub.add_argument(
+        "--interval",
+        type=_interval,
+        default=defaults.INTERVAL,
+        help="the nodes' sampling interval until each shows its own (offline after 3 silent)",
+    )
+    hub.add_argument("--no-record", action="store_true", help="do not write JSONL history")
+    hub.add_argument(
+        "--replay",
+        nargs="?",
+        const=True,
+        metavar="PATH",
+        help="play the hub's recorded history (or PATH) into the dashboard instead",
+    )
+    hub.add_argument("--speed", type=_speed, default=1.0, help="replay speed (0 = max)")
+
+
+def _fleet_options(args: argparse.Namespace) -> NodeOptions | None:
+    """The node options of ``--mqtt``, or None; ValueError naming a bad URL or node name."""
+    if args.mqtt is None:
+        if args.node or args.ha_discovery or args.ha_discovery_cleanup:
+            raise ValueError("--node and --ha-discovery need --mqtt URL")
+        return None
+    return NodeOptions(
+        args.mqtt,
+        args.node,
+        ha_discovery=args.ha_discovery or args.ha_discovery_cleanup,
+        ha_cleanup=args.ha_discovery_cleanup,
+    )
+
+
+def _run_hub(args: argparse.Namespace) -> int:
+    from .fleet.hub import HubOptions, build_hub_replay_runtime, build_hub_runtime
+
+    options = HubOptions(
+        broker=args.mqtt,
+        host=args.host,
+        port=args.port,
+        interval=args.interval,
+        data_dir=args.data_dir,
+        record=not args.no_record,
+        quiet=args.quiet,
+    )
+    if args.replay is not None:
+        source_path = history_root(args.data_dir) if args.replay is True else Path(args.replay)
+        if not source_path.exists():
+            return _fail(f"no recorded hub history at {source_path}")
+        source = JsonlSource(source_path)
+        replay, _ = build_hub_replay_runtime(options, args.speed, source)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(
+                sig, lambda signum, frame: threading.Thread(target=replay.shutdown).start()
+            )
+        print(f"{PROG} hub: replaying {source_path}", file=sys.stderr, flush=True)
+        try:
+            replay.run()
+        except BootError as exc:
+            return _fail(_boot_error(exc))
+        return 0
+    try:
+        rt, web = build_hub_runtime(options)
+    except HistoryUnwritable as exc:
+        return _fail(str(exc.strerror))
+    except (ImportError, TypeError, ValueError) as exc:
+        return _fail(str(exc))
+    try:
+        rt.boot()
+    except BootError as exc:
+        return _fail(_boot_error(exc))
+    print(f"{PROG} {__version__}: fleet hub at {web.url}", file=sys.stderr, flush=True)
+    rt.run()
+    return 0
 
 
 def _add_service_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -205,6 +314,10 @@ def _boot_error(exc: BootError) -> str:
 
 
 def _run_live(args: argparse.Namespace) -> int:
+    try:
+        fleet = _fleet_options(args)
+    except (TypeError, ValueError) as exc:
+        return _fail(str(exc))
     options = AppOptions(
         host=args.host,
         port=args.port,
@@ -215,6 +328,7 @@ def _run_live(args: argparse.Namespace) -> int:
         retention=args.retention,
         notify=tuple(args.notify),
         notify_after=args.notify_after,
+        fleet=fleet,
     )
     try:
         rt, web = build_live_runtime(options)
@@ -328,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(str(exc))
     if args.command == "history":
         return run_history(args)
+    if args.command == "hub":
+        return _run_hub(args)
     return _run_live(args)
 
 

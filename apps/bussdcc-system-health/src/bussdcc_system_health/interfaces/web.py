@@ -16,6 +16,7 @@ from bussdcc_framework.message.system import SystemIdentityEvent
 from bussdcc_framework.service import IDENTITY_STATE
 
 from ..defaults import DASHBOARD_PORT
+from ..fleet.metrics import StateCollector, register_metrics_route
 from ..history import RollupReader, register_history_routes
 from ..message import CollectorFailed, HealthChanged
 from ..processes import HEALTH_STATE, STATE_PATHS
@@ -90,6 +91,7 @@ class SystemWebInterface(WebInterface):
       Socket.IO (telemetry, health and identity events, with the derived state they change).
     * ``/api/state``: the whole state snapshot as JSON; the ``seq`` of the last pushed event
       it includes is in the ``X-Bussdcc-Seq`` header.
+    * ``/metrics``: the state in Prometheus' text format (see `fleet.metrics`).
     * ``/api/health``: ``{"status", "reasons", "notes", "since"}``; status is ``unknown``
       until the first telemetry. Always HTTP 200 while the app runs, critical included: the
       status is in the body, and a 503 would make proxies report the dashboard itself down.
@@ -175,6 +177,8 @@ class SystemWebInterface(WebInterface):
             return response
 
         register_history_routes(app, self.history)
+        # Prometheus reads the same state records at scrape time (fleet.metrics).
+        register_metrics_route(app, StateCollector(lambda: [({}, ctx.state.get)]))
 
         @app.route("/api/health")
         def api_health() -> Response:

@@ -10,7 +10,15 @@
   "use strict";
 
   const $ = (id) => document.getElementById(id);
-  const live = bussdcc.live({ initial: bussdcc.readJSON("initial-snapshot") });
+  // On the fleet hub a node's page follows that node's stream (body data-live-namespace and
+  // data-live-node); on a single host the page's own origin and namespace.
+  const body = document.body.dataset;
+  const options = { initial: bussdcc.readJSON("initial-snapshot") };
+  if (body.liveNamespace) {
+    options.url = body.liveNamespace;
+    options.socket = { auth: { node: body.liveNode } };
+  }
+  const live = bussdcc.live(options);
 
   // --- charts -------------------------------------------------------------------------------
 
