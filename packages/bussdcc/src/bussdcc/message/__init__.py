@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ._validate import dotted_path
+from .._validate import dotted_path
 
 __all__ = [
     "DeviceAttached",
@@ -350,3 +350,9 @@ class SystemSignal(Message):
 class SystemReload(Message):
     name = "system.reload"
     signal: int = 1
+
+
+# The 0.42 constructor forms and attribute names (bussdcc._compat.messages; gone at 1.0).
+from .._compat.messages import adapt_message_forms as _adapt_message_forms  # noqa: E402
+
+_adapt_message_forms(globals())
