@@ -324,3 +324,10 @@ class ReplayRuntime(_AddForms, bussdcc.ReplayRuntime):
     def run(self) -> None:
         """Replay every added source (merged by time), then shut down."""
         self.replay(merge_sources(self._recorder.sources))
+
+
+def __getattr__(name: str) -> object:
+    # 0.46 names of this path (bussdcc_framework._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

@@ -13,3 +13,10 @@ __all__ = [
     "WatchdogResumed",
     "WatchdogWithheld",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # 0.46 names of this path (bussdcc_framework._compat.modules); deprecated.
+    from .._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

@@ -39,3 +39,16 @@ class SinkError(Message):
     error: str
     traceback: str = ""
     event: str = ""
+
+
+# The 0.46 forms (bussdcc_framework._compat.forms; gone at 1.0).
+from .._compat.forms import install_messages as _install_messages  # noqa: E402
+
+_install_messages(SinkError, FrameworkShuttingDown)
+
+
+def __getattr__(name: str) -> object:
+    # SinkHandlerError, the 0.46 name of SinkError; deprecated.
+    from .._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)
