@@ -168,8 +168,9 @@ class EventBus(LegacyBusAPI):
             TypeError: if ``message`` is not a `Message` instance.
         """
         if not isinstance(message, Message):
-            if isinstance(message, Event):  # the 0.42 form (bussdcc._compat.bus)
-                return emit_event(self, message)
+            legacy: Any = message
+            if isinstance(legacy, Event):  # the 0.42 form (bussdcc._compat.bus)
+                return emit_event(self, legacy)
             raise TypeError(f"can only emit Message instances, got {type(message).__name__}")
         return self._publish(message, self._stamp())
 

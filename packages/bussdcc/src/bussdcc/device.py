@@ -1,13 +1,15 @@
-"""The 0.42 import path ``bussdcc.device``, kept for the 0.4x line (deprecated: bussdcc.Device and bussdcc.DeviceManager).
+"""The 0.42 import path ``bussdcc.device``, kept for the 0.4x line (deprecated).
+
+Use bussdcc.Device and bussdcc.DeviceManager.
 
 Importing it warns once; see `bussdcc._compat`. Delete at 1.0.
 """
 
 from __future__ import annotations
 
+from ._compat.modules import legacy_module
 from .component import Device
 from .components import DeviceManager
-from ._compat.modules import legacy_module
 
 __all__ = ["Device", "DeviceManager"]
 

@@ -17,6 +17,7 @@ def __getattr__(name: str) -> object:
 
     return legacy_names(__name__, name)
 
+
 _T_co = TypeVar("_T_co", bound=Message, covariant=True)
 
 _tuple_new = tuple.__new__

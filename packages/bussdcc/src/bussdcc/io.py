@@ -1,12 +1,14 @@
-"""The 0.42 import path ``bussdcc.io``, kept for the 0.4x line (deprecated: bussdcc.EventSink and bussdcc.EventSource).
+"""The 0.42 import path ``bussdcc.io``, kept for the 0.4x line (deprecated).
+
+Use bussdcc.EventSink and bussdcc.EventSource.
 
 Importing it warns once; see `bussdcc._compat`. Delete at 1.0.
 """
 
 from __future__ import annotations
 
-from .replay import EventSink, EventSource
 from ._compat.modules import legacy_module
+from .replay import EventSink, EventSource
 
 __all__ = ["EventSink", "EventSource"]
 

@@ -42,6 +42,7 @@ def __getattr__(name: str) -> object:
 
     return legacy_names(__name__, name)
 
+
 _D = TypeVar("_D", bound=Device)
 _P = TypeVar("_P", bound=Process)
 _S = TypeVar("_S", bound=Service)

@@ -1,15 +1,17 @@
-"""The 0.42 import path ``bussdcc.service``, kept for the 0.4x line (deprecated: bussdcc.Service and bussdcc.ServiceSupervisor).
+"""The 0.42 import path ``bussdcc.service``, kept for the 0.4x line (deprecated).
+
+Use bussdcc.Service and bussdcc.ServiceSupervisor.
 
 Importing it warns once; see `bussdcc._compat`. Delete at 1.0.
 """
 
 from __future__ import annotations
 
+from ._compat.modules import legacy_module
 from .component import Service
 from .supervisor import ServiceStatus, ServiceSupervisor
-from ._compat.modules import legacy_module
 
-__all__ = ["Service", "ServiceSupervisor", "ServiceStatus"]
+__all__ = ["Service", "ServiceStatus", "ServiceSupervisor"]
 
 __getattr__ = legacy_module(
     __name__,

@@ -17,6 +17,7 @@ def __getattr__(name: str) -> object:
 
     return legacy_names(__name__, name)
 
+
 _MISSING: Any = object()
 
 

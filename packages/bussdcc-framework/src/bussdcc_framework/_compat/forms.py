@@ -23,7 +23,7 @@ _Adapter = Callable[[Any, _Args, _Kwargs], tuple[_Args, _Kwargs] | None]
 
 
 def _wrap(cls: type, adapt: _Adapter) -> None:
-    original = cls.__init__
+    original = cls.__init__  # type: ignore[misc]
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -52,8 +52,11 @@ def _sink_error(self: Any, args: _Args, kwargs: _Kwargs) -> tuple[_Args, _Kwargs
         "SinkError(sink=..., error=..., traceback=..., event=<wire name>)",
         stacklevel=4,
     )
-    order = ("sink", "error", "evt", "traceback") if legacy_positional else (
-        "sink", "error", "traceback", "event")
+    order = (
+        ("sink", "error", "evt", "traceback")
+        if legacy_positional
+        else ("sink", "error", "traceback", "event")
+    )
     fields = dict(zip(order, args, strict=False))
     fields.update(kwargs)
     evt = fields.pop("evt", None)

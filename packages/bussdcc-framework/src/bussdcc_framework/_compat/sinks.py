@@ -89,8 +89,6 @@ def legacy_encoder(sink: object) -> Callable[[Event[Any]], bytes]:
     return encode
 
 
-
-
 def _iso(moment: datetime) -> str:
     text = moment.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -102,8 +100,12 @@ def plain_with(value: Any, fallback: Callable[[Any], Any], depth: int = 0) -> An
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Event):
-        return {"time": _iso(value.time), "seq": value.seq, "name": value.payload.name,
-                "data": plain_with(value.payload, fallback, depth + 1)}
+        return {
+            "time": _iso(value.time),
+            "seq": value.seq,
+            "name": value.payload.name,
+            "data": plain_with(value.payload, fallback, depth + 1),
+        }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: plain_with(getattr(value, f.name), fallback, depth + 1)
@@ -124,6 +126,8 @@ def plain_with(value: Any, fallback: Callable[[Any], Any], depth: int = 0) -> An
     alt = fallback(value)
     if alt is UNHANDLED:
         cls = type(value)
-        raise UnencodableError(f"values of type {cls.__module__}.{cls.__qualname__} are not "
-                               "serialisable (json_fallback left it UNHANDLED)")
+        raise UnencodableError(
+            f"values of type {cls.__module__}.{cls.__qualname__} are not "
+            "serialisable (json_fallback left it UNHANDLED)"
+        )
     return plain_with(alt, fallback, depth + 1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bussdcc.message import Message, Severity
 
-__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError"]
+__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError", "SinkRetentionDeleted"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,6 +39,24 @@ class SinkError(Message):
     error: str
     traceback: str = ""
     event: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class SinkRetentionDeleted(Message):
+    """A sink's retention deleted recorded files: ``files`` (paths relative to ``root``),
+    ``bytes`` in total, and why (``"age"``, ``"size"`` or ``"age+size"``).
+
+    Retention only deletes files the sink itself can read back (see `JsonlSink`); every
+    deletion is announced by one of these, so the recording says what it lost.
+    """
+
+    name = "sink.retention.deleted"
+    severity = Severity.WARNING
+    sink: str
+    root: str
+    files: tuple[str, ...]
+    bytes: int
+    reason: str
 
 
 # The 0.46 forms (bussdcc_framework._compat.forms; gone at 1.0).

@@ -41,7 +41,8 @@ def _event_name(value: Any) -> str:
     from ..event import Event
 
     if isinstance(value, Event):
-        return value.payload.name
+        name: str = value.payload.name
+        return name
     return "" if value is None else str(value)
 
 
@@ -85,16 +86,20 @@ def _subscriber_error(args: _Args, kwargs: _Kwargs) -> tuple[_Args, _Kwargs] | N
     from ..event import Event
 
     positional = bool(args) and isinstance(args[0], Event)
-    if not (positional or isinstance(kwargs.get("event"), Event) or kwargs.get("traceback", "")
-            is None):
+    if not (
+        positional or isinstance(kwargs.get("event"), Event) or kwargs.get("traceback", "") is None
+    ):
         return None
     deprecated(
         "EventSubscriberError(event=<Event>, ...) (the 0.42 form)",
         "EventSubscriberError(handler=..., event=<wire name>, error=..., traceback=...)",
         stacklevel=4,
     )
-    order = ("event", "handler", "error", "traceback") if positional else (
-        "handler", "event", "error", "traceback")
+    order = (
+        ("event", "handler", "error", "traceback")
+        if positional
+        else ("handler", "event", "error", "traceback")
+    )
     fields = dict(zip(order, args, strict=False))
     fields.update(kwargs)
     fields["event"] = _event_name(fields.get("event"))
@@ -157,7 +162,7 @@ def _optional_traceback(cls_name: str) -> _Adapter:
 
 
 def _wrap(cls: type, adapt: _Adapter) -> None:
-    original = cls.__init__
+    original = cls.__init__  # type: ignore[misc]
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:

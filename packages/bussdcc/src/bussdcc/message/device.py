@@ -6,8 +6,8 @@ Importing it warns once (deprecated since 0.43); see `bussdcc._compat`. Delete a
 from __future__ import annotations
 
 from .._compat import deprecated
-from . import DeviceAttached, DeviceOnline, DeviceDetached, DeviceFailed, DeviceOffline
+from . import DeviceAttached, DeviceDetached, DeviceFailed, DeviceOffline, DeviceOnline
 
-__all__ = ["DeviceAttached", "DeviceOnline", "DeviceDetached", "DeviceFailed", "DeviceOffline"]
+__all__ = ["DeviceAttached", "DeviceDetached", "DeviceFailed", "DeviceOffline", "DeviceOnline"]
 
 deprecated("importing bussdcc.message.device", "bussdcc.message", stacklevel=3)

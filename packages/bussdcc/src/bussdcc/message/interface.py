@@ -6,8 +6,8 @@ Importing it warns once (deprecated since 0.43); see `bussdcc._compat`. Delete a
 from __future__ import annotations
 
 from .._compat import deprecated
-from . import InterfaceStarted, InterfaceStopped, InterfaceError
+from . import InterfaceError, InterfaceStarted, InterfaceStopped
 
-__all__ = ["InterfaceStarted", "InterfaceStopped", "InterfaceError"]
+__all__ = ["InterfaceError", "InterfaceStarted", "InterfaceStopped"]
 
 deprecated("importing bussdcc.message.interface", "bussdcc.message", stacklevel=3)

@@ -6,8 +6,8 @@ Importing it warns once (deprecated since 0.43); see `bussdcc._compat`. Delete a
 from __future__ import annotations
 
 from .._compat import deprecated
-from . import ProcessStarted, ProcessStopped, ProcessError
+from . import ProcessError, ProcessStarted, ProcessStopped
 
-__all__ = ["ProcessStarted", "ProcessStopped", "ProcessError"]
+__all__ = ["ProcessError", "ProcessStarted", "ProcessStopped"]
 
 deprecated("importing bussdcc.message.process", "bussdcc.message", stacklevel=3)

@@ -6,8 +6,8 @@ Importing it warns once (deprecated since 0.43); see `bussdcc._compat`. Delete a
 from __future__ import annotations
 
 from .._compat import deprecated
-from . import RuntimeBooting, RuntimeBooted, RuntimeShuttingDown, RuntimeShutdown
+from . import RuntimeBooted, RuntimeBooting, RuntimeShutdown, RuntimeShuttingDown
 
-__all__ = ["RuntimeBooting", "RuntimeBooted", "RuntimeShuttingDown", "RuntimeShutdown"]
+__all__ = ["RuntimeBooted", "RuntimeBooting", "RuntimeShutdown", "RuntimeShuttingDown"]
 
 deprecated("importing bussdcc.message.runtime", "bussdcc.message", stacklevel=3)

@@ -6,8 +6,8 @@ Importing it warns once (deprecated since 0.43); see `bussdcc._compat`. Delete a
 from __future__ import annotations
 
 from .._compat import deprecated
-from . import ServiceError, ServiceFailure, ServiceRestart, ServiceStopped, ServiceStarted
+from . import ServiceError, ServiceFailure, ServiceRestart, ServiceStarted, ServiceStopped
 
-__all__ = ["ServiceError", "ServiceFailure", "ServiceRestart", "ServiceStopped", "ServiceStarted"]
+__all__ = ["ServiceError", "ServiceFailure", "ServiceRestart", "ServiceStarted", "ServiceStopped"]
 
 deprecated("importing bussdcc.message.service", "bussdcc.message", stacklevel=3)

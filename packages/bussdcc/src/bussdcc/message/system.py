@@ -6,8 +6,8 @@ Importing it warns once (deprecated since 0.43); see `bussdcc._compat`. Delete a
 from __future__ import annotations
 
 from .._compat import deprecated
-from . import SystemReload, SystemSignal, EventSubscriberError
+from . import EventSubscriberError, SystemReload, SystemSignal
 
-__all__ = ["SystemReload", "SystemSignal", "EventSubscriberError"]
+__all__ = ["EventSubscriberError", "SystemReload", "SystemSignal"]
 
 deprecated("importing bussdcc.message.system", "bussdcc.message", stacklevel=3)
