@@ -243,6 +243,6 @@ def adapt_message_forms(namespace: dict[str, Any]) -> None:
     for name in ("DeviceFailed", "InterfaceError", "RuntimeExtensionError"):
         _wrap(namespace[name], _optional_traceback(name))
     for name in ("ProcessError", "ServiceError"):
-        _alias(namespace[name], "evt", "event (the wire name)", lambda m: m.event)
+        _alias(namespace[name], "evt", "event (the wire name)", lambda m: m.event or None)
     _alias(namespace["ServiceFailure"], "error", "reason", lambda m: m.reason)
     _alias(namespace["RuntimeShutdown"], "version", "bussdcc.__version__", lambda m: __version__)
