@@ -28,16 +28,18 @@ def test_set_offline_with_an_exception_still_emits_device_offline() -> None:
     device = rt.attach_device(Device("gps"))
     rt.boot()
     with pytest.warns(DeprecationWarning, match=r"set_offline\(exception\)"):
-        device.set_offline(OSError("serial port vanished"))  # type: ignore[arg-type]
+        device.set_offline(OSError("serial port vanished"))
     rt.shutdown()
     assert [(m.device, m.error) for m in seen] == [("gps", "OSError: serial port vanished")]
 
 
 def test_positional_0_42_errors_put_each_value_in_its_field() -> None:
     evt = Event(T0, DeviceOffline(device="d", kind="k"))
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="the 0.42 form"):
         process = ProcessError("p", "E: x", evt, "tb")  # type: ignore[arg-type]
+    with pytest.warns(DeprecationWarning, match="the 0.42 form"):
         service = ServiceError("s", "E: y", None, "tb2")  # type: ignore[arg-type]
+    with pytest.warns(DeprecationWarning, match="the 0.42 form"):
         subscriber = EventSubscriberError(evt, "h", "E: z", None)  # type: ignore[arg-type]
     assert (process.traceback, process.event) == ("tb", "device.offline")
     assert (service.traceback, service.event) == ("tb2", "")
@@ -80,14 +82,14 @@ def test_a_console_sink_overriding_transform_and_json_fallback_is_honoured() -> 
 
 class Pages(WebInterface):
     def register_routes(self, app: Any, ctx: Any) -> None:
-        @app.route("/hello")
+        @app.route("/hello")  # type: ignore[untyped-decorator]
         def hello() -> str:
             return f"hello from {ctx.runtime.phase}"
 
 
 def test_a_0_46_web_interface_with_routes_serves_them() -> None:
     with pytest.warns(DeprecationWarning, match="0.46 arguments"):
-        web = Pages(__name__, host="127.0.0.1", port=0, template_folder="templates")  # type: ignore[call-arg, arg-type]
+        web = Pages(__name__, host="127.0.0.1", port=0, template_folder="templates")  # type: ignore[misc, call-arg]
     assert web.import_name == __name__ and web.host == "127.0.0.1"
     rt = FrameworkRuntime()
     rt.add_interface(web)

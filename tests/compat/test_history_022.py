@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bussdcc.message import RuntimeBooting
 from bussdcc_framework.runtime import ReplayRuntime
 from bussdcc_system_health.legacy import LEGACY_TYPES, TELEMETRY_TYPES, HistorySource
 from bussdcc_system_health.processes import HealthProcess, SystemProcess
@@ -115,5 +116,6 @@ def test_a_folder_holding_both_formats_reads_both_in_file_order(tmp_path: Path) 
     )
     (day / "15-40-00.jsonl").write_bytes(new)
     events = list(HistorySource(tmp_path))
-    assert events[-1].name == "runtime.booting" and events[-1].payload.version == "0.43.0"
-    assert events[0].name == "runtime.booting" and events[0].payload.version == "0.40.0"
+    first, last = events[0].payload, events[-1].payload
+    assert isinstance(first, RuntimeBooting) and first.version == "0.40.0"
+    assert isinstance(last, RuntimeBooting) and last.version == "0.43.0"

@@ -195,9 +195,9 @@ def test_a_shut_down_runtime_boots_again_as_in_0_42_with_a_deprecation_warning(
 
     with pytest.warns(DeprecationWarning, match="booting a runtime again after shutdown"):
         runtime.boot()
-    assert runtime.phase == "running"
+    assert runtime.is_running
     runtime.shutdown("again")
-    assert runtime.phase == "stopped" and runtime.shutdown_reason == "again"
+    assert (runtime.phase, runtime.shutdown_reason) == ("stopped", "again")
 
 
 def test_shutdown_before_boot_just_marks_the_runtime_stopped(

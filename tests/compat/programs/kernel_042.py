@@ -105,7 +105,7 @@ def main():
     rt.ctx.events.emit(Event(time=rt.clock.now_utc(), payload=Reading(sensor="t2", value=1.0)))
     rt.events.unsubscribe(sub)
     rt.ctx.emit(Reading(sensor="t3", value=2.0))
-    therm.set_offline(IOError("bus fault"))
+    therm.set_offline(OSError("bus fault"))
 
     RESULT["devices"] = [d.id for d in rt.devices.list(kind="thermometer")]
     RESULT["processes"] = [p.name for p in rt.processes.list()]

@@ -48,8 +48,8 @@ class LegacyName:
 
     def __get__(self, obj: object, owner: type | None = None) -> str:
         cls = owner if owner is not None else type(obj)
-        from . import deprecated as warn
         from ..message import Message, _register
+        from . import deprecated as warn
 
         if cls is Message:
             raise AttributeError("Message itself has no wire name")
@@ -77,11 +77,12 @@ def find_nameless(name: str) -> type | None:
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        if "name" not in cls.__dict__ and _legacy_name(cls) == name:
-            if found is None or "__slots__" in cls.__dict__:
-                found = cls  # the slotted copy dataclass(slots=True) made, if both exist
+        # Prefer the slotted copy dataclass(slots=True) made, if both classes still exist.
+        unnamed = "name" not in cls.__dict__ and _legacy_name(cls) == name
+        if unnamed and (found is None or "__slots__" in cls.__dict__):
+            found = cls
     if found is not None:
-        found.name  # noqa: B018 - names and registers it (with its warning)
+        getattr(found, "name")  # noqa: B009 - names and registers it (with its warning)
     return found
 
 

@@ -364,4 +364,5 @@ from .._compat.messages import LegacyName as _LegacyName  # noqa: E402
 from .._compat.messages import adapt_message_forms as _adapt_message_forms  # noqa: E402
 
 _adapt_message_forms(globals())
-Message.name = _LegacyName()  # type: ignore[misc]  # only reached by classes without a name
+# Only reached by classes without a name of their own.
+setattr(Message, "name", _LegacyName())  # noqa: B010 - a descriptor where mypy sees a str
