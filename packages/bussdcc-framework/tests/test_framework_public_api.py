@@ -20,6 +20,7 @@ MESSAGE_EXPORTS = {
     "FrameworkBooted",
     "FrameworkShuttingDown",
     "SinkError",
+    "SinkRetentionDeleted",
     "SystemIdentityEvent",
     "SystemdNotifyFailed",
     "WatchdogResumed",

@@ -208,11 +208,27 @@ def test_a_root_that_is_not_a_path_is_rejected() -> None:
 # --- retention -----------------------------------------------------------------------------------
 
 
+# The shortest line retention recognises as the sink's own format (a wire record's keys):
+# retention never deletes a file it could not read back.
+_RECORD = b'{"time":"","seq":0,"name":"x","data":{}}\n'
+
+
 def _make_segment(root: Path, when: datetime, size: int) -> Path:
     path = root / segment_relpath(when.timestamp())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x" * (size - 1) + b"\n")
+    padding = max(0, size - len(_RECORD) - 1)
+    path.write_bytes(_RECORD + b"x" * padding + b"\n")
     return path
+
+
+def test_retention_keeps_a_segment_it_cannot_read_back(tmp_path: Path) -> None:
+    foreign = tmp_path / segment_relpath((T0 - timedelta(days=3)).timestamp())
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b'{"time":"2026-01-01T00:00:00+00:00","type":"a.b:C","data":{}}\n')
+    sink = JsonlSink(tmp_path, retention_age=timedelta(days=1), retention_bytes=0)
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert foreign.exists()
 
 
 def test_retention_by_age_deletes_old_segments_and_their_emptied_day_folders(

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from bussdcc import BootError
-from bussdcc_framework.io.jsonl import JsonlSource
 
 from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
 from .fleet.node import NodeOptions
 from .history.command import add_history_parser, run_history
+from .legacy import HistorySource
 from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
 from .recording import HistoryUnwritable, history_root
 from .service_unit import (
@@ -86,23 +86,32 @@ _speed = _argument(float, validation.non_negative, "speed")
 _seconds = _argument(float, validation.non_negative, "notify-after")
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, repeated: bool = False) -> None:
+    # ``repeated``: the same options on a subcommand. Their defaults are suppressed there, so
+    # `--data-dir D replay` keeps D (a subparser's default would silently overwrite it).
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if repeated else value
+
     parser.add_argument(
-        "--host", default=defaults.HOST, help="address to serve on (0.0.0.0 for the whole LAN)"
+        "--host",
+        default=default(defaults.HOST),
+        help="address to serve on (0.0.0.0 for the whole LAN)",
     )
     parser.add_argument(
         "--port",
         type=_port,
-        default=defaults.DASHBOARD_PORT,
+        default=default(defaults.DASHBOARD_PORT),
         help=f"dashboard port ({defaults.DASHBOARD_PORT})",
     )
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=defaults.DATA_DIR,
+        default=default(defaults.DATA_DIR),
         help=f"where history lives (./{defaults.DATA_DIR})",
     )
-    parser.add_argument("--quiet", action="store_true", help="no JSON event lines on stdout")
+    parser.add_argument(
+        "--quiet", action="store_true", default=default(False), help="no JSON event lines on stdout"
+    )
 
 
 def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
@@ -142,7 +151,7 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     _add_fleet_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="{replay,history,service,hub}")
     replay = sub.add_parser("replay", help="play recorded history into the dashboard")
-    _add_common(replay)
+    _add_common(replay, repeated=True)
     replay.add_argument(
         "--speed", type=_speed, default=1.0, help="1 = as recorded, 10 = ten times faster, 0 = max"
     )
@@ -294,11 +303,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ``app_args`` holds the app options given after ``service install`` (for the unit).
     """
     parser = _parser()
+    argv = _legacy_forms(sys.argv[1:] if argv is None else list(argv))
     args, extra = parser.parse_known_args(argv)
     if extra and not (args.command == "service" and args.action == "install"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.app_args = extra
     return args
+
+
+def _legacy_forms(argv: list[str]) -> list[str]:
+    """The 0.22 forms (``run --web --record ...``), translated with a notice on stderr."""
+    from .legacy_cli import translate
+
+    return translate(argv, PROG) or argv
 
 
 def _fail(text: str) -> int:
@@ -351,7 +368,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     if not source_path.exists():
         return _fail(f"no recorded history at {source_path}")
     options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=args.quiet)
-    source = JsonlSource(source_path)
+    # Reads 0.22 segments too, through the explicit table in `legacy` (nothing imported).
+    source = HistorySource(source_path)
     rt, _web = build_replay_runtime(options, args.speed, source)
     # A replay runs in this thread; a signal only asks it to stop.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -369,6 +387,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     if source.skipped:
         print(f"{PROG}: skipped {source.skipped} unreadable line(s)", file=sys.stderr)
     print(f"{PROG}: replayed {rt.replayed} events", file=sys.stderr)
+    if source.read == 0:
+        return _fail(f"nothing readable in {source_path}")
     return 0
 
 

@@ -31,6 +31,7 @@ from bussdcc import (
     EventSink,
     EventSource,
     Message,
+    ReplayClock,
     RuntimeExtension,
     SignalHandling,
     describe_failure,
@@ -317,10 +318,18 @@ class ReplayRuntime(_AddForms, bussdcc.ReplayRuntime):
     events processes derive from them, so re-recording a replay reproduces the recording.
     """
 
-    def __init__(self, speed: float = 1.0) -> None:
-        super().__init__(speed=speed)
+    def __init__(self, speed: float = 1.0, *, clock: ReplayClock | None = None) -> None:
+        """``clock`` (a `ReplayClock`) is the 0.46 way to set the speed; it wins over ``speed``."""
+        super().__init__(speed=speed, clock=clock)
         self._recorder = self.extend(_Recorder(self, live=False))
 
     def run(self) -> None:
         """Replay every added source (merged by time), then shut down."""
         self.replay(merge_sources(self._recorder.sources))
+
+
+def __getattr__(name: str) -> object:
+    # 0.46 names of this path (bussdcc_framework._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ._compat.bus import LegacyBusAPI, emit_event
 from ._validate import aware_datetime
 from .clock import ClockProtocol, SystemClock
 from .event import Event
@@ -93,7 +94,7 @@ class Subscription:
         return f"<Subscription {self.label} {state}>"
 
 
-class EventBus:
+class EventBus(LegacyBusAPI):
     """Routes each message to the subscribers of its class or any base class, in order."""
 
     def __init__(self, clock: ClockProtocol | None = None) -> None:
@@ -167,6 +168,9 @@ class EventBus:
             TypeError: if ``message`` is not a `Message` instance.
         """
         if not isinstance(message, Message):
+            legacy: Any = message  # type: ignore[unreachable]  # untyped callers get here
+            if isinstance(legacy, Event):  # the 0.42 form (bussdcc._compat.bus)
+                return emit_event(self, legacy)
             raise TypeError(f"can only emit Message instances, got {type(message).__name__}")
         return self._publish(message, self._stamp())
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from ._compat.managers import LegacyRegistryLookups
 from ._validate import boolean, name_string
 from .bus import Subscription, describe_failure
 from .component import Device, Process, _overrides
@@ -49,7 +50,7 @@ class _BootFailure(Exception):
         self.cause = cause
 
 
-class _Registry(Generic[_C]):
+class _Registry(LegacyRegistryLookups, Generic[_C]):
     """Ordered components of one kind. Boot brings them up in order; teardown in reverse."""
 
     kind = "component"
@@ -96,11 +97,9 @@ class _Registry(Generic[_C]):
                 self._bring_down(component)
         return component
 
-    def get(self, key: str) -> _C:
-        try:
-            return self._items[key]
-        except KeyError:
-            raise KeyError(f"no {self.kind} named {key!r}") from None
+    def get(self, key: str) -> _C | None:
+        """The component registered as ``key``, or None (as in 0.42)."""
+        return self._items.get(key)
 
     def __contains__(self, key: object) -> bool:
         return key in self._items

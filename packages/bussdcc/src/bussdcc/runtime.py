@@ -12,6 +12,7 @@ import threading
 from types import TracebackType
 from typing import Literal, Self, TypeVar
 
+from ._compat.runtime import LegacyRuntimeAPI, adopt_bus, reboot
 from .bus import EventBus, describe_failure
 from .clock import ClockProtocol, SystemClock
 from .component import Device, Process, Service
@@ -33,6 +34,14 @@ from .supervisor import ServiceSupervisor, _current_service
 from .version import __version__
 
 __all__ = ["BootError", "Phase", "Runtime", "SignalRuntime", "ThreadedRuntime"]
+
+
+def __getattr__(name: str) -> object:
+    # 0.42 names of this path (bussdcc._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)
+
 
 _D = TypeVar("_D", bound=Device)
 _P = TypeVar("_P", bound=Process)
@@ -69,7 +78,7 @@ class BootError(RuntimeError):
         self.error = error
 
 
-class Runtime:
+class Runtime(LegacyRuntimeAPI):
     """The coordination authority: owns the `Context` and every component's lifecycle.
 
     `boot()`: ``runtime.booting``; devices attach in registration order; processes attach and
@@ -87,10 +96,18 @@ class Runtime:
     with `extend` (the supported seam; the private methods are not).
     """
 
-    def __init__(self, *, clock: ClockProtocol | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: ClockProtocol | None = None,
+        events: EventBus | None = None,
+        state: StateStore | None = None,
+    ) -> None:
+        """``events`` and ``state`` are the 0.42 injection points (deprecated; the runtime
+        builds its own bus and store)."""
         self.clock: ClockProtocol = clock or SystemClock()
-        self.state = StateStore()
-        self.events = EventBus(self.clock)
+        self.state = StateStore() if state is None else state
+        self.events = EventBus(self.clock) if events is None else adopt_bus(events, self.clock)
         self.ctx = Context(self.clock, self.events, self.state, self)
         self.devices = DeviceManager(self.ctx)
         self.processes = ProcessManager(self.ctx)
@@ -101,6 +118,7 @@ class Runtime:
         self._lifecycle = threading.RLock()
         self._stopped = threading.Event()
         self._extensions: list[RuntimeExtension] = []
+        self._adopt_legacy_hooks()  # 0.42 subclasses' _on_boot/_on_shutdown (bussdcc._compat)
 
     # -- extensions --------------------------------------------------------------------------
 
@@ -190,11 +208,16 @@ class Runtime:
         Raises:
             BootError: a required component or an extension's boot hook failed; the runtime
                 is shut down again. ``cause`` holds the original exception.
-            RuntimeError: the runtime was already shut down (create a new one).
+            RuntimeError: the runtime is shutting down right now.
+
+        Booting a runtime again after it has shut down works as in 0.42, with a
+        `DeprecationWarning` (create a new runtime instead).
         """
         with self._lifecycle:
-            if self._phase in ("stopping", "stopped"):
-                raise RuntimeError("this runtime has been shut down; create a new one")
+            if self._phase == "stopped":
+                reboot(self)
+            if self._phase == "stopping":
+                raise RuntimeError("this runtime is shutting down; create a new one")
             if self._phase != "created":
                 return
             self._phase = "booting"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from ._compat.managers import LegacySupervisorLookups
 from ._validate import (
     boolean,
     name_string,
@@ -107,7 +108,7 @@ class _Supervised:
         )
 
 
-class ServiceSupervisor:
+class ServiceSupervisor(LegacySupervisorLookups):
     """Owns the services of one runtime (``rt.services``).
 
     Each service runs `start`, then `tick` every ``interval`` seconds on fixed slots of the
@@ -150,6 +151,7 @@ class ServiceSupervisor:
             if name in self._entries:
                 raise ValueError(f"a service named {name!r} is already registered")
             entry = self._entries[name] = _Supervised(service)
+            service.ctx = self._ctx
             if self._active and entry.enabled:
                 self._launch(entry)
         return service
@@ -173,8 +175,10 @@ class ServiceSupervisor:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, name: str) -> Service:
-        return self._get(name).service
+    def get(self, name: str) -> Service | None:
+        """The service registered as ``name``, or None (as in 0.42)."""
+        entry = self._entries.get(name)
+        return None if entry is None else entry.service
 
     def _get(self, name: str) -> _Supervised:
         try:

@@ -294,7 +294,8 @@ class WebInterface(Interface):
 
     def create_app(self) -> Flask:
         """Build the Flask app (override to configure it further; call super)."""
-        app = Flask(self.import_name)
+        # 0.46 template_folder/static_folder arguments, if given (bussdcc_framework._compat).
+        app = Flask(self.import_name, **getattr(self, "_legacy_flask_options", {}))
         app.secret_key = self.secret_key or secrets.token_hex(32)
         if self.template_cache is not None:
             app.jinja_env.bytecode_cache = self.template_cache
@@ -507,3 +508,9 @@ def emit(message: Message) -> Event[Message]:
     if not isinstance(web, WebInterface):
         raise RuntimeError(f"Flask app {current_app.name!r} is not served by a WebInterface")
     return web.emit(message)
+
+
+# The 0.46 constructor arguments (bussdcc_framework._compat.forms; gone at 1.0).
+from .._compat.forms import install_web as _install_web  # noqa: E402
+
+_install_web(WebInterface)

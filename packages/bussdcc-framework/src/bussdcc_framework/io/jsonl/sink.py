@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+import msgspec
+
 from bussdcc.event import Event
 
-from ...codec import encode_event
+from ..._compat.sinks import LegacySinkHooks, legacy_encoder
+from ...message.framework import SinkRetentionDeleted
 from ._segments import (
     DAY_SECONDS,
     Segment,
@@ -38,7 +41,7 @@ class SegmentWriteError(OSError):
     """
 
 
-class JsonlSink:
+class JsonlSink(LegacySinkHooks):
     """Records every event as one JSON line in ``root/YYYY-MM-DD/HH-MM-SS.jsonl`` segments.
 
     The segment is chosen by the event's own time (UTC): a new one every ``interval`` seconds,
@@ -126,6 +129,13 @@ class JsonlSink:
         self._end = 0.0
         self._failure: SegmentWriteError | None = None
         self._pending: list[bytes] = []
+        self._ctx: ContextProtocol | None = None
+        # Retention: deletions to announce once the lock is released, and which segment
+        # files are known to be in this sink's own format (only those may be deleted).
+        self._deleted: list[tuple[Segment, str]] = []
+        self._readable: dict[Path, bool] = {}
+        # encode_event, unless a 0.46 subclass overrides transform/json_fallback (_compat).
+        self._encode = legacy_encoder(self)
 
     def __repr__(self) -> str:
         return f"JsonlSink({str(self.root)!r}, interval={self.interval})"
@@ -137,12 +147,20 @@ class JsonlSink:
 
     def start(self, ctx: ContextProtocol) -> None:
         """Create ``root``. Raises ``OSError`` if it cannot be created."""
+        self._ctx = ctx  # retention reports its deletions through it
         self.root.mkdir(parents=True, exist_ok=True)
 
     def handle(self, evt: Event[Any]) -> None:
         """Append ``evt`` to its segment. Raises as described in the class docstring."""
-        line = encode_event(evt) + b"\n"
+        line = self._encode(evt) + b"\n"
         timestamp = evt.time.timestamp()
+        try:
+            self._locked_handle(line, timestamp)
+        finally:
+            if self._deleted:
+                self._report_deleted()
+
+    def _locked_handle(self, line: bytes, timestamp: float) -> None:
         with self._lock:
             earlier_failure = None
             if not self._start <= timestamp < self._end:
@@ -254,10 +272,13 @@ class JsonlSink:
                 logger.warning("closing %s failed", self._path, exc_info=True)
 
     def _apply_retention(self, now: float, *, keep: Path) -> None:
+        # Only segments this sink can read back are managed: a file in another format (a
+        # 0.22 recording, a damaged or foreign file) is neither deleted nor counted against
+        # retention_bytes -- deleting what cannot be read would lose it without a trace.
         if self.retention_age is None and self.retention_bytes is None:
             return
         try:
-            segments = list(_find_segments(self.root))
+            segments = [s for s in _find_segments(self.root) if self._own_format(s.path)]
         except OSError as exc:
             logger.warning("retention: cannot list %s: %s", self.root, exc)
             return
@@ -268,6 +289,13 @@ class JsonlSink:
             max_age=self.retention_age,
             max_bytes=self.retention_bytes,
         )
+        aged = {
+            s.path
+            for s in segments
+            if s.path != keep
+            and self.retention_age is not None
+            and s.start < now - self.retention_age
+        }
         days = set()
         for segment in doomed:
             try:
@@ -276,6 +304,9 @@ class JsonlSink:
                 pass
             except OSError as exc:
                 logger.warning("retention: cannot delete %s: %s", segment.path, exc)
+                continue
+            self._readable.pop(segment.path, None)
+            self._deleted.append((segment, "age" if segment.path in aged else "size"))
             days.add(segment.path.parent)
         for day in days:
             if day != keep.parent:
@@ -283,6 +314,53 @@ class JsonlSink:
                     day.rmdir()
                 except OSError:
                     pass  # not empty (other files live there) or already gone
+
+    def _own_format(self, path: Path) -> bool:
+        """Whether ``path`` holds this sink's wire records (judged by its first line; an
+        empty file holds nothing to lose). Cached: a segment's first line never changes."""
+        known = self._readable.get(path)
+        if known is None:
+            known = _first_line_is_record(path)
+            if known is not None:
+                self._readable[path] = known
+            else:
+                return False  # could not tell (unreadable right now): keep it
+            if not known:
+                logger.warning("retention: keeping %s, not written by this sink's format", path)
+        return known
+
+    def _report_deleted(self) -> None:
+        deleted, self._deleted = self._deleted, []
+        ctx = self._ctx
+        if ctx is None or not deleted:
+            return
+        reasons = sorted({reason for _, reason in deleted})
+        ctx.emit(
+            SinkRetentionDeleted(
+                sink=repr(self),
+                root=str(self.root),
+                files=tuple(s.path.relative_to(self.root).as_posix() for s, _ in deleted),
+                bytes=sum(s.size for s, _ in deleted),
+                reason="+".join(reasons),
+            )
+        )
+
+
+def _first_line_is_record(path: Path) -> bool | None:
+    """True if the file is empty or its first line is a wire record (time, seq, name, data);
+    False if it is something else; None if it cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            head = file.readline(1 << 20)
+    except OSError:
+        return None
+    if not head.strip():
+        return True
+    try:
+        record = msgspec.json.decode(head)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(record, dict) and {"time", "seq", "name", "data"} <= record.keys()
 
 
 def _find_segments(root: Path) -> Iterator[Segment]:

@@ -199,3 +199,9 @@ def _line_batches(
 
 
 _CHUNK_BYTES: Final = 1 << 20
+
+
+# JsonlSource(root=...), the 0.46 form (bussdcc_framework._compat.forms; gone at 1.0).
+from ..._compat.forms import install_source as _install_source  # noqa: E402
+
+_install_source(JsonlSource)
