@@ -172,7 +172,7 @@ def test_gzip_reader_reads_every_member_in_small_pieces(tmp_path: Path) -> None:
 def test_compressing_while_the_sink_writes_never_loses_a_line(tmp_path: Path) -> None:
     # Stray segments from a crashed run are compressed while the new run records.
     crashed = JsonlSink(tmp_path, interval=60)
-    for n in range(0, 300):
+    for n in range(300):
         crashed.handle(at(n, n))
     sink = JsonlSink(tmp_path, interval=60, compress=True)
     sink.start(None)  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from bussdcc.event import Event
 
 from ...codec import encode_event
-from .compress import compress_segment, is_compressed
 from ._segments import (
     DAY_SECONDS,
     Segment,
@@ -22,6 +21,7 @@ from ._segments import (
     segment_relpath,
     segment_window,
 )
+from .compress import compress_segment, is_compressed
 
 if TYPE_CHECKING:
     from bussdcc.context import ContextProtocol
