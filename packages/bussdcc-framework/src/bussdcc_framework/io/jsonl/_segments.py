@@ -1,8 +1,9 @@
 """Segment naming and retention planning for JSONL recordings: pure functions, no I/O.
 
 A recording root holds ``YYYY-MM-DD/HH-MM-SS.jsonl`` segments (``.jsonl.gz`` once
-compressed). A segment is named by the UTC start of the time window it covers; windows are ``interval`` seconds long, aligned down to a
-multiple of ``interval`` since midnight UTC (the last one of a day ends at midnight).
+compressed). A segment is named by the UTC start of the time window it covers; windows are
+``interval`` seconds long, aligned down to a multiple of ``interval`` since midnight UTC (the
+last one of a day ends at midnight).
 """
 
 from __future__ import annotations
