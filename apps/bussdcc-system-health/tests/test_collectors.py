@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace as NS
+from typing import TypeVar
 
 import pytest
 
+from bussdcc.message import Message
 from bussdcc_system_health.collectors import (
     Collector,
     CpuCollector,
@@ -189,7 +191,7 @@ def test_temperature_sensors_with_known_limits() -> None:
 
 
 def test_no_sensors_is_stated_never_faked() -> None:
-    msg = TemperatureCollector(read=dict).collect(0.0)
+    msg = said(TemperatureCollector(read=dict).collect(0.0))
     assert msg.available is False
     assert msg.sensors == ()
     assert msg.reason is not None
@@ -197,7 +199,7 @@ def test_no_sensors_is_stated_never_faked() -> None:
 
 
 def test_platform_without_sensor_support_is_stated() -> None:
-    msg = TemperatureCollector(read=lambda: None).collect(0.0)
+    msg = said(TemperatureCollector(read=lambda: None).collect(0.0))
     assert msg.available is False
     assert msg.reason == "psutil cannot read temperatures on this platform"
 
@@ -216,7 +218,7 @@ def test_a_host_without_sensors_is_looked_at_again_only_after_a_while() -> None:
     assert len(reads) == 1
     assert first is not None
     chips["cpu_thermal"] = [NS(label="", current=48.0, high=None, critical=None)]
-    appeared = collector.collect(160.0)  # a sensor loaded meanwhile is found on the recheck
+    appeared = said(collector.collect(160.0))  # a sensor loaded meanwhile: found on the recheck
     assert appeared.available is True
     assert len(reads) == 2
     collector.collect(161.0)  # present sensors are read every tick
@@ -225,7 +227,7 @@ def test_a_host_without_sensors_is_looked_at_again_only_after_a_while() -> None:
 
 def test_unreadable_sensor_values_are_dropped() -> None:
     chips = {"acpitz": [NS(label="", current=float("nan"), high=0.0, critical=None)]}
-    assert TemperatureCollector(read=lambda: chips).collect(0.0).available is False
+    assert said(TemperatureCollector(read=lambda: chips).collect(0.0)).available is False
 
 
 # --- network ----------------------------------------------------------------------------------
@@ -293,6 +295,15 @@ def test_loopback_can_be_included() -> None:
 # --- throttling -------------------------------------------------------------------------------
 
 
+M = TypeVar("M", bound=Message)
+
+
+def said(msg: M | None) -> M:
+    """The message a collector emitted (failing the test if it emitted nothing)."""
+    assert msg is not None, "the collector emitted nothing"
+    return msg
+
+
 def no_vcgencmd(name: str) -> str | None:
     return None
 
@@ -317,14 +328,14 @@ def test_throttling_falls_back_to_vcgencmd(tmp_path: Path) -> None:
     collector = ThrottlingCollector(
         tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
     )
-    msg = collector.collect(0.0)
+    msg = said(collector.collect(0.0))
     assert calls == ["/usr/bin/vcgencmd"]
     assert (msg.available, msg.raw, msg.source) == (True, 0x80008, "vcgencmd")
     assert msg.now == ThrottleFlags(False, False, False, True)
 
 
 def test_throttling_unavailable_off_a_pi_says_what_was_looked_for(tmp_path: Path) -> None:
-    msg = ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd).collect(0.0)
+    msg = said(ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd).collect(0.0))
     assert (msg.available, msg.raw, msg.now, msg.since_boot) == (False, None, None, None)
     assert msg.reason is not None
     assert "absent does not exist" in msg.reason
@@ -361,8 +372,8 @@ def test_a_failing_source_is_tried_again_next_tick(tmp_path: Path) -> None:
     collector = ThrottlingCollector(
         tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
     )
-    assert collector.collect(0.0).available is False
-    assert collector.collect(1.0).available is True  # not held back for a minute
+    assert said(collector.collect(0.0)).available is False
+    assert said(collector.collect(1.0)).available is True  # not held back for a minute
 
 
 def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:
@@ -372,7 +383,7 @@ def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:
     collector = ThrottlingCollector(
         tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
     )
-    msg = collector.collect(0.0)
+    msg = said(collector.collect(0.0))
     assert msg.available is False
     assert msg.reason is not None
     assert "timed out" in msg.reason
@@ -381,7 +392,7 @@ def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:
 def test_corrupt_sysfs_value_falls_back_and_is_named(tmp_path: Path) -> None:
     sysfs = tmp_path / "get_throttled"
     sysfs.write_text("garbage")
-    msg = ThrottlingCollector(sysfs, which=no_vcgencmd).collect(0.0)
+    msg = said(ThrottlingCollector(sysfs, which=no_vcgencmd).collect(0.0))
     assert msg.available is False
     assert msg.reason is not None
     assert "'garbage'" in msg.reason
