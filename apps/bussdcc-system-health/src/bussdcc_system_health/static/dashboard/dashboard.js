@@ -460,6 +460,7 @@
         perCore: entry.perCore,
         live: showsPushed(entry),
         times: entry.times.slice(),
+        step: entry.step || null,
         labels: entry.chart.data.labels.slice(),
         data,
         marks: entry.marks.map((m) => ({ index: m.index, name: m.name, time: m.time })),
