@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -86,8 +87,11 @@ def wait_for(predicate: object, timeout: float = STARTUP_TIMEOUT) -> bool:
 
 
 def history_lines(data_dir: Path) -> Iterator[dict[str, object]]:
-    for path in sorted((data_dir / "history").glob("*/*.jsonl")):
-        for line in path.read_text().splitlines():
+    # Closed segments are gzip-compressed: a stopped app leaves only .jsonl.gz files.
+    for path in sorted((data_dir / "history").glob("*/*.jsonl*")):
+        data = path.read_bytes()
+        text = gzip.decompress(data).decode() if path.suffix == ".gz" else data.decode()
+        for line in text.splitlines():
             if line.strip():
                 yield json.loads(line)
 

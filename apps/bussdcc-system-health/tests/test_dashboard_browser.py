@@ -7,6 +7,7 @@ missing feature, so they fail instead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
@@ -224,3 +225,157 @@ def test_disconnect_shows_stale_state_and_a_restart_recovers_without_reload(
     ]
     assert unexpected == []
     assert not [e for e in page.errors if e.startswith("pageerror")]
+
+
+# --- history: range selector, zoom, marks -------------------------------------------------
+
+
+@pytest.fixture
+def history_dashboard(tmp_path: Any, telemetry: Any) -> Iterator[Any]:
+    """A dashboard whose /api/history holds 8 days of rollups ending now, with a health
+    change 30 minutes ago and an under-voltage 40 minutes ago."""
+    import time
+    from pathlib import Path
+
+    from bussdcc_system_health.history import RollupBuilder, RollupReader, RollupStore
+    from bussdcc_system_health.message import (
+        CoreUsage,
+        HealthChanged,
+        ThrottleFlags,
+        ThrottlingUpdated,
+    )
+    from bussdcc_system_health.testing import start_dashboard
+
+    path = Path(tmp_path) / "rollups.sqlite3"
+    store = RollupStore.create(path)
+    builder = RollupBuilder(store)
+    now = time.time()
+    t = now - 8 * 86400
+    cores = (CoreUsage(0, 20.0, 5.0, 0.0, 75.0, 25.0), CoreUsage(1, 60.0, 5.0, 0.0, 35.0, 65.0))
+    cpu = dataclasses.replace(telemetry.cpu(user=30.0, system=5.0, iowait=1.0), cores=cores)
+    while t < now:
+        step = 600 if t < now - 86400 else 10
+        builder.ingest(t, cpu)
+        builder.ingest(t, telemetry.memory(percent=50.0))
+        builder.ingest(t, telemetry.temperature(51.0))
+        t += step
+    builder.ingest(now - 1800, HealthChanged(previous="ok", status="warning", reasons=("cpu",)))
+    flags = ThrottleFlags(True, False, False, False)
+    builder.ingest(now - 2400, ThrottlingUpdated(True, 0x10001, flags, flags, "test"))
+    assert builder.close()
+    store.close()
+    app = start_dashboard(0, RollupReader(path))
+    yield app
+    app.runtime.shutdown("test over")
+
+
+def _history_calls(page: Page) -> list[str]:
+    calls: list[str] = []
+    page.page.on("request", lambda r: calls.append(r.url) if "/api/history?" in r.url else None)
+    return calls
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_range_draws_the_history_and_its_marks(
+    browser: Any, history_dashboard: Any, telemetry: Any, width: int
+) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    page = Page(browser)
+    page.page.set_viewport_size({"width": width, "height": 900})
+    calls = _history_calls(page)
+    telemetry.emit_all(history_dashboard.runtime)
+    page.page.goto(history_dashboard.url)
+    page.wait_live()
+    assert page.page.evaluate("window.dashboard.chart('cpu-chart').live") is True
+
+    page.page.locator('[data-chart-tools="cpu-chart"] [data-range="3600"]').click()
+    page.wait("window.dashboard.chart('cpu-chart').times.length > 100")
+    cpu = page.page.evaluate("window.dashboard.chart('cpu-chart')")
+    query = parse_qs(urlparse(cpu["query"]).query)
+    assert query["series"] == ["cpu.user", "cpu.system", "cpu.iowait"]
+    assert query["points"] == ["300"]
+    from datetime import datetime
+
+    span = datetime.fromisoformat(query["end"][0]) - datetime.fromisoformat(query["start"][0])
+    assert span.total_seconds() == 3600
+    assert any("series=cpu.user" in url for url in calls)
+    assert set(cpu["data"]["cpu.user"]) - {None} == {30.0}
+    assert cpu["live"] is False
+    names = sorted(mark["name"] for mark in cpu["marks"])
+    assert names == ["system.health.changed", "system.throttling.changed"]
+    assert "2 marks" in cpu["status"]
+
+    # Seven days of temperature come from a coarser tier, one point per 40 minutes.
+    page.page.locator('[data-chart-tools="temperature-chart"] [data-range="604800"]').click()
+    page.wait(
+        "window.dashboard.chart('temperature-chart').range === '604800' && "
+        "window.dashboard.chart('temperature-chart').times.length > 50"
+    )
+    temperature = page.page.evaluate("window.dashboard.chart('temperature-chart')")
+    assert list(temperature["data"]) == ["temperature.cpu_thermal"]
+    assert set(temperature["data"]["temperature.cpu_thermal"]) - {None} == {51.0}
+    assert 50 < len(temperature["times"]) <= 300
+
+    # Back to live: the pushed samples again, no further history query for the CPU.
+    page.page.locator('[data-chart-tools="cpu-chart"] [data-range="live"]').click()
+    assert page.page.evaluate("window.dashboard.chart('cpu-chart').live") is True
+    assert page.errors == []
+    page.page.close()
+
+
+def test_dragging_across_a_chart_zooms_into_that_stretch(
+    browser: Any, history_dashboard: Any
+) -> None:
+    page = Page(browser)
+    page.page.goto(history_dashboard.url)
+    page.wait_live()
+    page.page.locator('[data-chart-tools="memory-chart"] [data-range="86400"]').click()
+    page.wait(
+        "window.dashboard.chart('memory-chart').range === '86400' && "
+        "window.dashboard.chart('memory-chart').times.length > 100"
+    )
+    before = page.page.evaluate("window.dashboard.chart('memory-chart')")
+    canvas = page.page.locator("canvas[data-chart='memory-chart']")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=5)
+    page.page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=5)
+    page.page.mouse.up()
+    page.wait("window.dashboard.chart('memory-chart').zoom !== null")
+    page.wait("!window.dashboard.chart('memory-chart').status.startsWith('loading')")
+    after = page.page.evaluate("window.dashboard.chart('memory-chart')")
+    start, end = after["zoom"]
+    assert before["times"][0] < start < end <= before["times"][-1] + 600_000
+    assert end - start < 0.5 * (before["times"][-1] - before["times"][0])
+    # The points lie in the zoomed stretch (the first bucket may start up to a step earlier)
+    # and come at a finer step than the whole day's.
+    assert after["times"][0] >= start - after["step"] * 1000
+    assert after["times"][-1] < end
+    assert after["step"] < before["step"]
+    assert page.page.locator("[data-chart-tools='memory-chart'] [data-zoom-reset]").is_visible()
+    page.page.locator("[data-chart-tools='memory-chart'] [data-zoom-reset]").click()
+    page.wait("window.dashboard.chart('memory-chart').zoom === null")
+    assert page.errors == []
+    page.page.close()
+
+
+def test_per_core_cpu_draws_each_core_from_history(browser: Any, history_dashboard: Any) -> None:
+    page = Page(browser)
+    page.page.goto(history_dashboard.url)
+    page.wait_live()
+    page.page.locator("[data-chart-tools='cpu-chart'] [data-per-core]").check()
+    page.wait(
+        "window.dashboard.chart('cpu-chart').perCore && "
+        "window.dashboard.chart('cpu-chart').times.length > 0"
+    )
+    cpu = page.page.evaluate("window.dashboard.chart('cpu-chart')")
+    assert list(cpu["data"]) == ["cpu.core.0.busy", "cpu.core.1.busy"]
+    assert set(cpu["data"]["cpu.core.1.busy"]) - {None} == {65.0}
+    assert "series=cpu.core.0.busy" in cpu["query"]
+    assert page.errors == []
+    page.page.close()

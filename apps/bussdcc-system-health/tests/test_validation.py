@@ -85,3 +85,11 @@ def test_collectors_check_recheck_absent(collector: Callable[..., object]) -> No
 def test_health_process_refuses_thresholds_of_another_type() -> None:
     with pytest.raises(TypeError, match=r"^thresholds must be HealthThresholds"):
         HealthProcess(thresholds={"cpu": 90})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("collector", [TemperatureCollector, ThrottlingCollector])
+def test_collectors_check_repeat_unavailable(collector: Callable[..., object]) -> None:
+    with pytest.raises(ValueError, match=r"^repeat_unavailable must be a finite number >= 0"):
+        collector(repeat_unavailable=-5)
+    with pytest.raises(TypeError, match=r"^repeat_unavailable must be a number"):
+        collector(repeat_unavailable=None)

@@ -17,6 +17,7 @@ from bussdcc.message import Message
 from bussdcc_framework.codec import UnencodableError, decode_event
 from bussdcc_framework.io.jsonl import JsonlSink, SegmentWriteError
 from bussdcc_framework.io.jsonl._segments import parse_segment_path, segment_relpath, segment_window
+from bussdcc_framework.io.jsonl.compress import compress_segment
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 
@@ -245,6 +246,21 @@ def test_retention_by_age_deletes_old_segments_and_their_emptied_day_folders(
     assert not old.parent.exists()
     assert recent.exists()
     assert notes.exists()
+
+
+def test_retention_deletes_old_compressed_segments_it_wrote(tmp_path: Path) -> None:
+    # A closed segment is kept as .jsonl.gz: retention judges it by its decompressed first
+    # line, so compression never makes history undeletable (and fill the disk).
+    old = compress_segment(_make_segment(tmp_path, T0 - timedelta(days=3), 10))
+    foreign = tmp_path / segment_relpath((T0 - timedelta(days=2)).timestamp())
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b'{"time":"2026-01-01T00:00:00+00:00","type":"a.b:C","data":{}}\n')
+    foreign = compress_segment(foreign)
+    sink = JsonlSink(tmp_path, retention_age=timedelta(days=1))
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert old.name.endswith(".jsonl.gz") and not old.exists()
+    assert foreign.exists()
 
 
 def test_retention_by_bytes_deletes_oldest_first_but_never_the_current_segment(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bussdcc import BootError
+from bussdcc_framework.io.jsonl import JsonlSource
 
 from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)

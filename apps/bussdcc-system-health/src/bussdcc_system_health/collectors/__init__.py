@@ -11,7 +11,7 @@ parameter so tests can feed it fixed readings.
 
 from __future__ import annotations
 
-from .absence import RECHECK_ABSENT
+from .absence import RECHECK_ABSENT, REPEAT_UNAVAILABLE
 from .cpu import CpuCollector, CpuTimes
 from .disk import DiskCollector, MountTable
 from .load import LoadCollector
@@ -24,6 +24,7 @@ from .throttling import GET_THROTTLED_SYSFS, ThrottlingCollector
 __all__ = [
     "GET_THROTTLED_SYSFS",
     "RECHECK_ABSENT",
+    "REPEAT_UNAVAILABLE",
     "Collector",
     "CpuCollector",
     "CpuTimes",

@@ -28,11 +28,14 @@ from ..message import (
 from ..processes import CPU_HISTORY, HEALTH_STATE, NETWORK_HISTORY, STATE_PATHS
 
 __all__ = [
+    "BYTE_UNITS",
     "CARDS",
     "CARD_STATE",
     "CHARTS",
+    "CHART_RANGES",
     "FILTERS",
     "HEALTH_CLASS",
+    "HISTORY_CHARTS",
     "MISSING",
     "VIEWED",
     "VIEW_BLOCKS",
@@ -74,6 +77,29 @@ VIEW_BLOCKS: dict[str, tuple[str, str, str]] = {
 CHARTS: dict[str, str] = {"cpu-chart": CPU_HISTORY, "network-chart": NETWORK_HISTORY}
 """Each chart and the history (columns, see `ColumnHistory`) it plots."""
 
+HISTORY_CHARTS: dict[str, str] = {
+    "cpu-chart": "cpu.user cpu.system cpu.iowait",
+    "network-chart": "network.rx_bytes_per_s network.tx_bytes_per_s",
+    "memory-chart": "memory.percent swap.percent",
+    "load-chart": "load.load1 load.load5 load.load15",
+    "disk-chart": "disk.*",
+    "temperature-chart": "temperature.*",
+}
+"""Each chart and the history series (SPEC section 8) it draws for a range other than live,
+space-separated; ``prefix.*`` is every stored series under that prefix. The CPU chart's
+"per core" switch draws ``cpu.core.*`` instead."""
+
+CHART_RANGES: tuple[tuple[str, str], ...] = (
+    ("live", "live"),
+    ("3600", "1 h"),
+    ("86400", "24 h"),
+    ("604800", "7 d"),
+    ("2592000", "30 d"),
+    ("31536000", "1 y"),
+)
+"""The range selector of every chart: seconds back from now (``live``: the last 5 minutes as
+they happen) and the button's label."""
+
 VIEWED: tuple[str, ...] = (*CARD_STATE.values(), *CHARTS.values())
 """The state paths the dashboard renders views of."""
 
@@ -94,6 +120,8 @@ def _number(value: Any) -> bool:
 
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+BYTE_UNITS = _UNITS
+"""The byte units, 1024 apart; a history chart of byte rates picks its axis unit from them."""
 
 
 def _unit(value: float) -> tuple[float, str]:

@@ -23,7 +23,18 @@ from ..processes import HEALTH_STATE, STATE_PATHS
 from ..telemetry.health import HealthThresholds
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
-from .cards import CARDS, FILTERS, HEALTH_CLASS, VIEWED, card_values, known_health, render_views
+from .cards import (
+    BYTE_UNITS,
+    CARDS,
+    CHART_RANGES,
+    FILTERS,
+    HEALTH_CLASS,
+    HISTORY_CHARTS,
+    VIEWED,
+    card_values,
+    known_health,
+    render_views,
+)
 
 __all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record"]
 
@@ -135,6 +146,9 @@ class SystemWebInterface(WebInterface):
         app.jinja_env.globals.update(
             bootstrap_css=BOOTSTRAP_CSS,
             cards=CARDS,
+            byte_units=" ".join(BYTE_UNITS),
+            chart_ranges=CHART_RANGES,
+            history_charts=HISTORY_CHARTS,
             health_class=HEALTH_CLASS,
             history_limit=DEFAULT_HISTORY_LIMIT,
             thresholds=self.thresholds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ from ._segments import (
     segment_relpath,
     segment_window,
 )
+from .compress import compress_segment, is_compressed
 
 if TYPE_CHECKING:
     from bussdcc.context import ContextProtocol
@@ -61,6 +63,13 @@ class JsonlSink(LegacySinkHooks):
     ``retention_age`` (seconds or a timedelta) before the opening event are deleted, then the
     oldest until all segments total at most ``retention_bytes``. The segment being written is
     never deleted; emptied day folders are removed; other files in ``root`` are left alone.
+    Sizes are what the files take on disk, so compressed segments count compressed.
+
+    Compression: with ``compress=True`` each segment is gzip-compressed to
+    ``HH-MM-SS.jsonl.gz`` when the sink leaves it (the next window starts, or `stop`), and
+    plain segments left by an earlier run (a crash) are compressed by a background thread
+    after `start`. A segment that fails to compress stays plain (a warning is logged);
+    `JsonlSource` reads both. See `bussdcc_framework.io.jsonl.compress`.
 
     Failure: if a segment cannot be opened or written (disk full, permission denied), `handle`
     raises `SegmentWriteError` naming the file, and so does every later event of that
@@ -80,6 +89,7 @@ class JsonlSink(LegacySinkHooks):
         fsync: bool = False,
         retention_age: float | timedelta | None = None,
         retention_bytes: int | None = None,
+        compress: bool = False,
     ) -> None:
         if not isinstance(root, str | os.PathLike):
             raise TypeError(f"root must be a path, got {type(root).__qualname__}")
@@ -136,6 +146,9 @@ class JsonlSink(LegacySinkHooks):
         self._readable: dict[Path, bool] = {}
         # encode_event, unless a 0.46 subclass overrides transform/json_fallback (_compat).
         self._encode = legacy_encoder(self)
+        self.compress = bool(compress)
+        self._sweeper: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def __repr__(self) -> str:
         return f"JsonlSink({str(self.root)!r}, interval={self.interval})"
@@ -149,6 +162,12 @@ class JsonlSink(LegacySinkHooks):
         """Create ``root``. Raises ``OSError`` if it cannot be created."""
         self._ctx = ctx  # retention reports its deletions through it
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.compress:
+            self._stopping.clear()
+            self._sweeper = threading.Thread(
+                target=self._compress_stray, name="jsonl-compress", daemon=True
+            )
+            self._sweeper.start()
 
     def handle(self, evt: Event[Any]) -> None:
         """Append ``evt`` to its segment. Raises as described in the class docstring."""
@@ -178,6 +197,10 @@ class JsonlSink(LegacySinkHooks):
 
     def stop(self) -> None:
         """Write any batched lines and close the segment. Raises `SegmentWriteError`."""
+        self._stopping.set()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.join()
         with self._lock:
             try:
                 if self._pending and self._failure is None:
@@ -185,6 +208,7 @@ class JsonlSink(LegacySinkHooks):
             finally:
                 self._pending.clear()
                 self._close()
+                self._compress_closed(self._path)
                 self._start = self._end = 0.0
                 self._failure = None
 
@@ -207,6 +231,8 @@ class JsonlSink(LegacySinkHooks):
         self._start, self._end = segment_window(timestamp, self.interval)
         self._failure = None
         path = self.root / segment_relpath(self._start)
+        if self._path != path:
+            self._compress_closed(self._path)
         self._path = path
         self._apply_retention(timestamp, keep=path)
         try:
@@ -270,6 +296,29 @@ class JsonlSink(LegacySinkHooks):
                 file.close()
             except OSError:  # pragma: no cover - unbuffered close only releases the descriptor
                 logger.warning("closing %s failed", self._path, exc_info=True)
+
+    def _compress_closed(self, path: Path | None) -> None:
+        if not self.compress or path is None:
+            return
+        try:
+            if path.exists():
+                compress_segment(path)
+        except OSError as exc:
+            logger.warning("cannot compress %s (left plain): %s", path, exc)
+
+    def _compress_stray(self) -> None:
+        """Compress the plain segments an earlier run left (the thread started by `start`)."""
+        try:
+            stray = sorted(s.path for s in _find_segments(self.root) if not is_compressed(s.path))
+        except OSError as exc:
+            logger.warning("cannot list %s for compression: %s", self.root, exc)
+            return
+        for path in stray:
+            if self._stopping.is_set():
+                return
+            with self._lock:  # never while handle() may append to it
+                if path != self._path:
+                    self._compress_closed(path)
 
     def _apply_retention(self, now: float, *, keep: Path) -> None:
         # Only segments this sink can read back are managed: a file in another format (a
@@ -348,11 +397,12 @@ class JsonlSink(LegacySinkHooks):
 
 def _first_line_is_record(path: Path) -> bool | None:
     """True if the file is empty or its first line is a wire record (time, seq, name, data);
-    False if it is something else; None if it cannot be read."""
+    False if it is something else; None if it cannot be read. A compressed segment is judged
+    by its first decompressed line."""
     try:
-        with open(path, "rb") as file:
+        with gzip.open(path, "rb") if is_compressed(path) else open(path, "rb") as file:
             head = file.readline(1 << 20)
-    except OSError:
+    except (OSError, EOFError):
         return None
     if not head.strip():
         return True
