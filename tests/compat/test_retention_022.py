@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,7 +60,11 @@ def test_the_deletion_is_recorded_in_the_history_itself(tmp_path: Path) -> None:
     data = tmp_path / "data"
     stale = _old_new_segment(data / "history")
     _run_a_while(data)
-    text = "".join(p.read_text() for p in (data / "history").rglob("*.jsonl"))
+    # Closed segments are compressed (.jsonl.gz): read them as the app does.
+    text = "".join(
+        (gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()).decode()
+        for p in (data / "history").rglob("*.jsonl*")
+    )
     assert '"name":"sink.retention.deleted"' in text
     assert stale.name in text
 

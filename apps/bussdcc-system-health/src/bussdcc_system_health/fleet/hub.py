@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_socketio import SocketIO, join_room
 from flask_socketio import emit as socketio_emit
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -47,11 +47,10 @@ from bussdcc_framework.mqtt import (
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
 
 from .. import defaults
-from ..interfaces.cards import CARDS, FILTERS, HEALTH_CLASS, card_values, render_views
-from ..interfaces.web import BOOTSTRAP_CSS, bootstrap_static_folder
+from ..interfaces.cards import card_values, render_views
+from ..interfaces.web import install_dashboard
 from ..recording import history_root, history_sink
 from ..telemetry.health import HealthThresholds
-from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
 from .fleet import FLEET_ORDER, FLEET_ROW, FleetProcess, NodeSilent
 from .metrics import StateCollector, register_metrics_route
@@ -141,22 +140,7 @@ class HubWebInterface(WebInterface):
 
     def create_app(self) -> Flask:
         app = super().create_app()
-        app.register_blueprint(
-            Blueprint(
-                "bootstrap",
-                __name__,
-                static_folder=bootstrap_static_folder(),
-                static_url_path="/bootstrap/static",
-            )
-        )
-        app.jinja_env.globals.update(
-            bootstrap_css=BOOTSTRAP_CSS,
-            cards=CARDS,
-            health_class=HEALTH_CLASS,
-            history_limit=DEFAULT_HISTORY_LIMIT,
-            thresholds=self.fleet.thresholds,
-        )
-        app.jinja_env.filters.update(FILTERS)
+        install_dashboard(app, self.fleet.thresholds)
         return app
 
     # -- the fleet page's views ----------------------------------------------------------------

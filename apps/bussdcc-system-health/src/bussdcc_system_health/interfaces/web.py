@@ -36,7 +36,7 @@ from .cards import (
     render_views,
 )
 
-__all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record"]
+__all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record", "install_dashboard"]
 
 
 PUSHED: tuple[type[Message], ...] = (
@@ -95,6 +95,31 @@ def bootstrap_static_folder() -> Path:
     )
 
 
+def install_dashboard(app: Flask, thresholds: HealthThresholds) -> None:
+    """Give ``app`` what the dashboard page and its cards need: Bootstrap served from the
+    installed package (never a CDN: a Pi may have no internet), the template globals and the
+    formatters. The single-host dashboard and the hub's node pages both use it."""
+    app.register_blueprint(
+        Blueprint(
+            "bootstrap",
+            __name__,
+            static_folder=bootstrap_static_folder(),
+            static_url_path="/bootstrap/static",
+        )
+    )
+    app.jinja_env.globals.update(
+        bootstrap_css=BOOTSTRAP_CSS,
+        cards=CARDS,
+        byte_units=" ".join(BYTE_UNITS),
+        chart_ranges=CHART_RANGES,
+        history_charts=HISTORY_CHARTS,
+        health_class=HEALTH_CLASS,
+        history_limit=DEFAULT_HISTORY_LIMIT,
+        thresholds=thresholds,
+    )
+    app.jinja_env.filters.update(FILTERS)
+
+
 class SystemWebInterface(WebInterface):
     """The system-health dashboard on port 8086 (Bootstrap served from the package, no CDN).
 
@@ -134,26 +159,7 @@ class SystemWebInterface(WebInterface):
 
     def create_app(self) -> Flask:
         app = super().create_app()
-        # Bootstrap from the installed package, never a CDN: a Pi may have no internet.
-        app.register_blueprint(
-            Blueprint(
-                "bootstrap",
-                __name__,
-                static_folder=bootstrap_static_folder(),
-                static_url_path="/bootstrap/static",
-            )
-        )
-        app.jinja_env.globals.update(
-            bootstrap_css=BOOTSTRAP_CSS,
-            cards=CARDS,
-            byte_units=" ".join(BYTE_UNITS),
-            chart_ranges=CHART_RANGES,
-            history_charts=HISTORY_CHARTS,
-            health_class=HEALTH_CLASS,
-            history_limit=DEFAULT_HISTORY_LIMIT,
-            thresholds=self.thresholds,
-        )
-        app.jinja_env.filters.update(FILTERS)
+        install_dashboard(app, self.thresholds)
         return app
 
     def snapshot(self, *, views: bool = True) -> dict[str, Any]:

@@ -316,6 +316,8 @@ class JsonlSink(LegacySinkHooks):
         for path in stray:
             if self._stopping.is_set():
                 return
+            if not _first_line_is_record(path):
+                continue  # not this format (a 0.22 recording, a foreign file): left as it is
             with self._lock:  # never while handle() may append to it
                 if path != self._path:
                     self._compress_closed(path)
