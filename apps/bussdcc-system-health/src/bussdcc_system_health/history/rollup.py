@@ -14,7 +14,9 @@ closes and at least ``commit_interval`` seconds (monotonic) passed since the las
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 import logging
 import sqlite3
 import threading
@@ -36,6 +38,9 @@ from .store import EventRow, RollupStore, StoreCorrupt, StoredRow, remove_db
 from .tiers import TIERS, Tier, absorb, bucket_start
 
 __all__ = ["RollupBuilder", "RollupError", "RollupProcess"]
+
+_THIS_RUN_SLACK = 5.0
+"""Seconds before `start` that still count as this run (boot precedes the processes)."""
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +279,7 @@ class RollupProcess(Process):
         now = ctx.clock.now_utc().timestamp()
         store, reason = self._open_store()
         pending = store.meta(REBUILD_PENDING)
-        if reason is not None and self._log_has_history():
+        if reason is not None and self._log_has_history(now):
             logger.warning(
                 "rollups database %s %s; rebuilding it from the log in %s in the background "
                 "(history before %s appears when that is done)",
@@ -303,10 +308,22 @@ class RollupProcess(Process):
             remove_db(self.path)
             return RollupStore.create(self.path, self.tiers), f"is unusable ({exc})"
 
-    def _log_has_history(self) -> bool:
+    def _log_has_history(self, now: float) -> bool:
+        """Whether the log holds events from before this run (the sink has already opened
+        this run's segment, so a first start must not announce a rebuild of nothing)."""
         if self.log_root is None or not self.log_root.is_dir():
             return False
-        return any(path.is_file() for path in self.log_root.rglob("*.jsonl*"))
+        segments = sorted(p for p in self.log_root.rglob("*.jsonl*") if p.is_file())
+        if not segments:
+            return False
+        oldest = segments[0]
+        try:
+            with gzip.open(oldest, "rb") if oldest.suffix == ".gz" else open(oldest, "rb") as f:
+                first = json.loads(f.readline(1 << 20) or b"null")
+            began = datetime.fromisoformat(first["time"]).timestamp()
+        except (OSError, EOFError, ValueError, TypeError, KeyError):
+            return True  # cannot tell: rebuilding what is there is the safe side
+        return bool(began < now - _THIS_RUN_SLACK or len(segments) > 1)
 
     def _start_rebuild(self, before: float) -> None:
         from .rebuild import rebuild  # rebuild imports this module
