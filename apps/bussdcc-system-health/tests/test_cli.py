@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,13 @@ def free_port() -> int:
 class App:
     """A running `python -m bussdcc_system_health` with its output collected."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bussdcc_system_health", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []
@@ -98,7 +99,7 @@ def history_lines(data_dir: Path) -> Iterator[dict[str, object]]:
 
 def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    app = App("--port", str(port), "--interval", "0.5", "--data-dir", str(tmp_path))
+    app = App("--port", str(port), "--interval", "0.5", "--data-dir", str(tmp_path), "--console")
     try:
         assert app.ready.wait(STARTUP_TIMEOUT), app.output()
         base = f"http://127.0.0.1:{port}"
@@ -152,6 +153,32 @@ def test_no_record_and_quiet_write_nothing(tmp_path: Path) -> None:
     assert app.finish() == 0, app.output()
     assert list(tmp_path.iterdir()) == []  # no history, no template cache: nothing at all
     assert not [line for line in app.stdout if line.startswith("{")]
+
+
+def test_a_pipe_gets_no_json_and_the_first_line_is_the_dashboard_address(tmp_path: Path) -> None:
+    # Under systemd stdout is no terminal: the JSON stream would only fill the journal. What
+    # boot logs (the rollups announcing a rebuild, here: a damaged database) comes after
+    # the address, with journald's priority prefix when stderr is the journal.
+    (tmp_path / "rollups.sqlite3").write_bytes(b"not a database")
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    old = tmp_path / "history" / yesterday.strftime("%Y-%m-%d") / "00-00-00.jsonl"
+    old.parent.mkdir(parents=True)
+    record = {"time": yesterday.isoformat(), "seq": 1, "name": "runtime.booting"}
+    record |= {"type": "bussdcc.message:RuntimeBooting", "severity": "info"}
+    old.write_text(json.dumps({**record, "data": {"version": "0.43.0"}}) + "\n")
+    port = free_port()
+    app = App("--port", str(port), "--data-dir", str(tmp_path), env={"JOURNAL_STREAM": "8:1"})
+    try:
+        assert app.ready.wait(STARTUP_TIMEOUT), app.output()
+        assert wait_for(lambda: len(app.stderr) >= 2)
+    finally:
+        app.proc.send_signal(signal.SIGTERM)
+    assert app.finish() == 0, app.output()
+    assert not [line for line in app.stdout if line.startswith("{")]
+    assert "dashboard at http://127.0.0.1:" in app.stderr[0]
+    assert any(line.startswith("<4>bussdcc_system_health.history") for line in app.stderr[1:]), (
+        app.output()
+    )
 
 
 def test_a_busy_port_is_refused_with_a_clear_error(tmp_path: Path) -> None:
@@ -224,7 +251,16 @@ def test_replay_plays_a_recorded_history_through_the_dashboard(tmp_path: Path) -
     finally:
         recorder.proc.send_signal(signal.SIGTERM)
     assert recorder.finish() == 0
-    replay = App("replay", "--speed", "0", "--port", str(free_port()), "--data-dir", str(tmp_path))
+    replay = App(
+        "replay",
+        "--speed",
+        "0",
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path),
+        "--console",
+    )
     assert replay.finish(STARTUP_TIMEOUT) == 0, replay.output()
     err = "".join(replay.stderr)
     assert "replayed" in err

@@ -18,7 +18,7 @@ from typing import TypeVar
 from bussdcc import BootError
 from bussdcc_framework.io.jsonl import JsonlSource
 
-from . import defaults, validation
+from . import defaults, logs, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
 from .fleet.node import NodeOptions
@@ -112,6 +112,12 @@ def _add_common(parser: argparse.ArgumentParser, *, repeated: bool = False) -> N
     )
     parser.add_argument(
         "--quiet", action="store_true", default=default(False), help="no JSON event lines on stdout"
+    )
+    parser.add_argument(
+        "--console",
+        action="store_true",
+        default=default(False),
+        help="JSON event lines on stdout even when it is not a terminal (a pipe, journald)",
     )
 
 
@@ -229,6 +235,7 @@ def _fleet_options(args: argparse.Namespace) -> NodeOptions | None:
 
 
 def _run_hub(args: argparse.Namespace) -> int:
+    logs.configure(hold=False)
     from .fleet.hub import HubOptions, build_hub_replay_runtime, build_hub_runtime
 
     options = HubOptions(
@@ -238,7 +245,7 @@ def _run_hub(args: argparse.Namespace) -> int:
         interval=args.interval,
         data_dir=args.data_dir,
         record=not args.no_record,
-        quiet=args.quiet,
+        quiet=_quiet(args),
     )
     if args.replay is not None:
         source_path = history_root(args.data_dir) if args.replay is True else Path(args.replay)
@@ -324,6 +331,13 @@ def _fail(text: str) -> int:
     return 1
 
 
+def _quiet(args: argparse.Namespace) -> bool:
+    """No JSON event stream unless asked for (`--console`) or stdout is a terminal: under
+    systemd or in a pipe it would only fill the journal; `--quiet` wins over both."""
+    console = bool(getattr(args, "console", False)) or sys.stdout.isatty()
+    return bool(args.quiet) or not console
+
+
 def _boot_error(exc: BootError) -> str:
     cause = exc.cause
     if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
@@ -342,33 +356,40 @@ def _run_live(args: argparse.Namespace) -> int:
         interval=args.interval,
         data_dir=args.data_dir,
         record=not args.no_record,
-        quiet=args.quiet,
+        quiet=_quiet(args),
         retention=args.retention,
         notify=tuple(args.notify),
         notify_after=args.notify_after,
         fleet=fleet,
     )
+    # What boot logs waits until the dashboard's address is printed: the line people look for.
+    held = logs.configure()
     try:
         rt, web = build_live_runtime(options)
     except HistoryUnwritable as exc:
+        held.release()
         return _fail(str(exc.strerror))
     except (NotifyUnavailable, ValueError) as exc:  # a --notify problem
+        held.release()
         return _fail(str(exc))
     try:
         rt.boot()
     except BootError as exc:
+        held.release()
         return _fail(_boot_error(exc))
     where = f"history in {history_root(options.data_dir)}" if options.record else "not recording"
     print(f"{PROG} {__version__}: dashboard at {web.url} ({where})", file=sys.stderr, flush=True)
+    held.release()
     rt.run()  # returns after SIGINT/SIGTERM have shut everything down
     return 0
 
 
 def _run_replay(args: argparse.Namespace) -> int:
+    logs.configure(hold=False)
     source_path = args.source or history_root(args.data_dir)
     if not source_path.exists():
         return _fail(f"no recorded history at {source_path}")
-    options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=args.quiet)
+    options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=_quiet(args))
     # Reads 0.22 segments too, through the explicit table in `legacy` (nothing imported).
     source = HistorySource(source_path)
     rt, _web = build_replay_runtime(options, args.speed, source)
