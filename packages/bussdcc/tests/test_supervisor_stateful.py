@@ -404,7 +404,7 @@ def _next_slot(origin: float, interval: float, now: float) -> float:
 
 
 SupervisorMachine.TestCase.settings = settings(
-    max_examples=100,
+    max_examples=75,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
