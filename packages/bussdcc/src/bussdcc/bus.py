@@ -280,12 +280,15 @@ class EventBus:
             return None
         if sub.on_error is not None:
             try:
-                custom = sub.on_error(evt, exc)
+                # Typed as Message | None, but a reporter is user code: check what it gave.
+                custom: object = sub.on_error(evt, exc)
             except Exception:
                 # The subscription's own reporter failed: report it the generic way instead.
                 _log.exception("error reporter of %s failed", sub.label)
             else:
-                if custom is None or isinstance(custom, Message):
+                if custom is None:
+                    return None
+                if isinstance(custom, Message):
                     return custom
                 _log.error("error reporter of %s returned %r, not a Message", sub.label, custom)
         error, tb = describe_failure(exc)

@@ -407,4 +407,6 @@ class ServiceSupervisor:
     def _event_error(self, entry: _Supervised, evt: Event[Message], exc: Exception) -> Message:
         error, tb = describe_failure(exc)
         entry.last_error = error
-        return ServiceError(service=entry.name, error=error, traceback=tb, event=wire_name(evt.payload))
+        return ServiceError(
+            service=entry.name, error=error, traceback=tb, event=wire_name(evt.payload)
+        )
