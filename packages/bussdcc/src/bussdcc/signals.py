@@ -92,7 +92,10 @@ class _Latch:
                 self._wakers.add(write_end)
             # A nested wait (from a signal handler) or another library may own the wakeup
             # fd: take it for the duration of the wait and give it back after.
-            previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+            try:
+                previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+            except ValueError:  # not the main interpreter: signals are not ours to hear
+                return self._sliced_wait(timeout)
             try:
                 return self._select_loop(read_end, timeout)
             finally:
