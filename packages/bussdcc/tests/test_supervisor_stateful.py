@@ -142,7 +142,9 @@ CRASHABLE = st.sampled_from(NAMES)
 class SupervisorMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock()
+        # Each clock step waits for the woken service to sleep again, however loaded the
+        # machine: a step that gave up early would let time move under a running tick.
+        self.clock = ManualClock(step_timeout=BOUND)
         self.rt = Runtime(clock=self.clock)
         # Seeded jitter: the same case gives the same backoffs, so every run of it is alike.
         self.rt.services._rng = random.Random(0)
