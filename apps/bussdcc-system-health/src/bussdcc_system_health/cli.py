@@ -13,30 +13,19 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from bussdcc import BootError
-from bussdcc_framework.io.jsonl import JsonlSource
-
+# Only light modules here: SIGINT/SIGTERM handling starts on the first line of main(), and
+# everything imported before it (Flask, the history store...) is time in which a signal
+# would still end the process with a traceback. The rest is imported where it is used.
 from . import defaults, logs, validation
-from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
-from .assembly import AppOptions, build_live_runtime, build_replay_runtime
-from .fleet.node import NodeOptions
-from .history.command import add_history_parser, run_history
-from .legacy import HistorySource
-from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
-from .recording import HistoryUnwritable, history_root
-from .service_unit import (
-    SERVICE_NAME,
-    SYSTEM_UNIT_DIR,
-    ServiceCommandError,
-    install_unit,
-    plan_service,
-    service_status,
-    uninstall_unit,
-    user_unit_dir,
-)
 from .version import __version__
+
+if TYPE_CHECKING:
+    from bussdcc import BootError
+
+    from .fleet.node import NodeOptions
 
 __all__ = ["main", "parse_args"]
 
@@ -122,6 +111,9 @@ def _add_common(parser: argparse.ArgumentParser, *, repeated: bool = False) -> N
 
 
 def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
+    from .history.command import add_history_parser
+    from .notify import DEFAULT_NOTIFY_AFTER
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Monitor this host's health, record it as JSONL and serve a live dashboard.",
@@ -222,6 +214,8 @@ def _add_hub_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _fleet_options(args: argparse.Namespace) -> NodeOptions | None:
     """The node options of ``--mqtt``, or None; ValueError naming a bad URL or node name."""
+    from .fleet.node import NodeOptions
+
     if args.mqtt is None:
         if args.node or args.ha_discovery or args.ha_discovery_cleanup:
             raise ValueError("--node and --ha-discovery need --mqtt URL")
@@ -234,9 +228,16 @@ def _fleet_options(args: argparse.Namespace) -> NodeOptions | None:
     )
 
 
-def _run_hub(args: argparse.Namespace) -> int:
-    logs.configure(hold=False)
+def _run_hub(args: argparse.Namespace, early: _EarlySignals) -> int:
+    from bussdcc import BootError
+    from bussdcc_framework.io.jsonl import JsonlSource
+
     from .fleet.hub import HubOptions, build_hub_replay_runtime, build_hub_runtime
+    from .recording import HistoryUnwritable, history_root
+
+    logs.configure(hold=False)
+    if early.pending() is not None:
+        return early.stopped_before_start()
 
     options = HubOptions(
         broker=args.mqtt,
@@ -279,6 +280,8 @@ def _run_hub(args: argparse.Namespace) -> int:
 
 
 def _add_service_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .service_unit import SYSTEM_UNIT_DIR
+
     service = sub.add_parser(
         "service", help="run as a systemd service (install, uninstall, status)"
     )
@@ -345,7 +348,13 @@ def _boot_error(exc: BootError) -> str:
     return str(exc)
 
 
-def _run_live(args: argparse.Namespace) -> int:
+def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
+    from bussdcc import BootError
+
+    from .assembly import AppOptions, build_live_runtime
+    from .notify import NotifyUnavailable
+    from .recording import HistoryUnwritable, history_root
+
     try:
         fleet = _fleet_options(args)
     except (TypeError, ValueError) as exc:
@@ -372,11 +381,18 @@ def _run_live(args: argparse.Namespace) -> int:
     except (NotifyUnavailable, ValueError) as exc:  # a --notify problem
         held.release()
         return _fail(str(exc))
+    if early.pending() is not None:
+        held.release()
+        return early.stopped_before_start()
     try:
         rt.boot()
     except BootError as exc:
         held.release()
         return _fail(_boot_error(exc))
+    late = early.pending()
+    if late is not None:
+        # Landed after the check above but before boot installed the runtime's own handling.
+        rt.shutdown(f"signal {late.name}")
     where = f"history in {history_root(options.data_dir)}" if options.record else "not recording"
     print(f"{PROG} {__version__}: dashboard at {web.url} ({where})", file=sys.stderr, flush=True)
     held.release()
@@ -384,7 +400,14 @@ def _run_live(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_replay(args: argparse.Namespace) -> int:
+def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
+    from bussdcc import BootError
+
+    from . import message as _messages  # noqa: F401  (registers the telemetry messages)
+    from .assembly import AppOptions, build_replay_runtime
+    from .legacy import HistorySource
+    from .recording import history_root
+
     logs.configure(hold=False)
     source_path = args.source or history_root(args.data_dir)
     if not source_path.exists():
@@ -393,6 +416,8 @@ def _run_replay(args: argparse.Namespace) -> int:
     # Reads 0.22 segments too, through the explicit table in `legacy` (nothing imported).
     source = HistorySource(source_path)
     rt, _web = build_replay_runtime(options, args.speed, source)
+    if early.pending() is not None:
+        return early.stopped_before_start()
     # A replay runs in this thread; a signal only asks it to stop.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: threading.Thread(target=rt.shutdown).start())
@@ -415,6 +440,17 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 
 def _service(args: argparse.Namespace) -> int:
+    from .notify import AppriseSender
+    from .service_unit import (
+        SERVICE_NAME,
+        SYSTEM_UNIT_DIR,
+        install_unit,
+        plan_service,
+        service_status,
+        uninstall_unit,
+        user_unit_dir,
+    )
+
     unit_dir: Path | None = args.unit_dir
     if args.action == "status":
         code, said = service_status(user=args.user)
@@ -471,22 +507,84 @@ def _builtin_mime_types_only() -> None:
         mimetypes.knownfiles = []
 
 
+class _EarlySignals:
+    """SIGINT/SIGTERM while the app starts: remembered and acted on, never a traceback.
+
+    Installed on the first line of `main`, before the heavy imports; the runtime's own
+    handling (``SignalHandling``) replaces it at boot and puts it back at shutdown. A signal
+    that lands before boot stops the app with one line on stderr and exit code 0 (SIGINT
+    included: a stop asked for is a clean stop, whichever signal asked and whenever).
+    """
+
+    def __init__(self) -> None:
+        self.received: signal.Signals | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # main() called from a thread (tests): signals are not ours to take
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def restore(self) -> None:
+        """Put back the handlers found at install (idempotent)."""
+        previous, self._previous = self._previous, {}
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum)
+
+    def pending(self) -> signal.Signals | None:
+        """The first signal received so far, or None."""
+        return self.received
+
+    def stopped_before_start(self) -> int:
+        name = self.received.name if self.received is not None else "a signal"
+        print(f"{PROG}: stopped by {name} while starting", file=sys.stderr, flush=True)
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``bussdcc-system-health`` with ``argv``; return the process exit code."""
+    """Run ``bussdcc-system-health`` with ``argv``; return the process exit code.
+
+    SIGINT or SIGTERM at any moment after this starts ends the run cleanly with exit code 0:
+    during startup with one line on stderr, afterwards through the runtime's shutdown.
+    """
+    early = _EarlySignals()
+    early.install()
+    try:
+        return _main(argv, early)
+    finally:
+        early.restore()
+
+
+def _main(argv: Sequence[str] | None, early: _EarlySignals) -> int:
+    from .notify import NotifyUnavailable
+    from .service_unit import ServiceCommandError
+
     args = parse_args(argv)
+    if early.pending() is not None:
+        return early.stopped_before_start()
     _builtin_mime_types_only()
     if args.command == "replay":
-        return _run_replay(args)
+        return _run_replay(args, early)
+    if args.command in ("service", "history"):
+        # One-shot commands: Ctrl-C interrupts them as it would any command.
+        early.restore()
     if args.command == "service":
         try:
             return _service(args)
         except (ServiceCommandError, NotifyUnavailable, ValueError) as exc:
             return _fail(str(exc))
     if args.command == "history":
+        from .history.command import run_history
+
         return run_history(args)
     if args.command == "hub":
-        return _run_hub(args)
-    return _run_live(args)
+        return _run_hub(args, early)
+    return _run_live(args, early)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ from .message import (
     ProcessError,
     ProcessStarted,
     ProcessStopped,
+    wire_name,
 )
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ class ProcessManager(_Registry[Process]):
             self._subscriptions[name] = ctx.events.subscribe(
                 item.subscriptions,
                 functools.partial(item.handle_event, ctx),  # cheaper than a lambda per event
-                on_error=lambda evt, exc: self.failed(name, exc, evt.payload.name),
+                on_error=lambda evt, exc: self.failed(name, exc, wire_name(evt.payload)),
                 label=f"{self.kind}:{name}",
             )
         ctx.emit(self.started(name))

@@ -7,7 +7,6 @@ overriding its private methods.
 
 from __future__ import annotations
 
-import os
 import threading
 from types import TracebackType
 from typing import Literal, Self, TypeVar
@@ -28,7 +27,7 @@ from .message import (
     RuntimeShutdown,
     RuntimeShuttingDown,
 )
-from .signals import SignalHandling
+from .signals import SignalHandling, _Latch
 from .state import StateStore
 from .supervisor import ServiceSupervisor, _current_service
 from .version import __version__
@@ -50,12 +49,6 @@ _X = TypeVar("_X", bound=RuntimeExtension)
 
 Phase = Literal["created", "booting", "running", "stopping", "stopped"]
 """Where a runtime is in its life (`Runtime.phase`); it only moves forward, in this order."""
-
-# On POSIX a blocking wait is interrupted by a signal (its handler runs at once, then the
-# wait goes on), so run() sleeps until shutdown with no periodic wake-up: a process left
-# running for months should not tick twice a second for nothing. Elsewhere the main thread
-# wakes every half second so it notices Ctrl-C.
-_WAIT_SLICE: float | None = None if os.name == "posix" else 0.5
 
 
 class BootError(RuntimeError):
@@ -116,7 +109,7 @@ class Runtime(LegacyRuntimeAPI):
         self.shutdown_reason: str | None = None
         self._phase: Phase = "created"
         self._lifecycle = threading.RLock()
-        self._stopped = threading.Event()
+        self._stopped = _Latch()
         self._extensions: list[RuntimeExtension] = []
         self._adopt_legacy_hooks()  # 0.42 subclasses' _on_boot/_on_shutdown (bussdcc._compat)
 
@@ -289,12 +282,12 @@ class Runtime(LegacyRuntimeAPI):
             self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the runtime has shut down; False if ``timeout`` passed first."""
-        if timeout is not None:
-            return self._stopped.wait(timeout)
-        while not self._stopped.wait(_WAIT_SLICE):
-            pass
-        return True
+        """Block until the runtime has shut down; False if ``timeout`` passed first.
+
+        In the main thread the wait never delays a signal handler, whichever thread the OS
+        delivered the signal to (see `SignalHandling`), and it does not wake periodically.
+        """
+        return self._stopped.wait(timeout)
 
     def run(self) -> None:
         """Boot (if needed) and block until shutdown; returns at once if already shut down."""

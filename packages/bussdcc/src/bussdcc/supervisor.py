@@ -29,6 +29,7 @@ from .message import (
     ServiceRestart,
     ServiceStarted,
     ServiceStopped,
+    wire_name,
 )
 
 if TYPE_CHECKING:
@@ -410,4 +411,6 @@ class ServiceSupervisor(LegacySupervisorLookups):
     def _event_error(self, entry: _Supervised, evt: Event[Message], exc: Exception) -> Message:
         error, tb = describe_failure(exc)
         entry.last_error = error
-        return ServiceError(service=entry.name, error=error, traceback=tb, event=evt.payload.name)
+        return ServiceError(
+            service=entry.name, error=error, traceback=tb, event=wire_name(evt.payload)
+        )
