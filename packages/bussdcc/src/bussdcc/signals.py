@@ -58,6 +58,10 @@ class _Latch:
     def is_set(self) -> bool:
         return self._event.is_set()
 
+    def clear(self) -> None:
+        """Unset it again (a runtime booted anew after shutdown, the 0.42 way)."""
+        self._event.clear()
+
     def set(self) -> None:
         self._event.set()
         with self._lock:

@@ -30,60 +30,11 @@ from typing import Any
 
 from . import deprecated
 
-__all__ = ["LegacyName", "adapt_message_forms", "find_nameless", "traceback_text"]
+__all__ = ["adapt_message_forms", "traceback_text"]
 
 _Args = tuple[Any, ...]
 _Kwargs = dict[str, Any]
 _Adapter = Callable[[_Args, _Kwargs], tuple[_Args, _Kwargs] | None]
-
-
-class LegacyName:
-    """``Message.name`` for a class that declares none (every 0.42 message).
-
-    Reached only through such a class (a named class finds its own ``name`` first): the
-    first read warns, names the class ``module.QualName``, sets that as its ``name`` and
-    registers it, so it is recorded and read back. Intermediate bases that are never
-    emitted are never named.
-    """
-
-    def __get__(self, obj: object, owner: type | None = None) -> str:
-        cls = owner if owner is not None else type(obj)
-        from ..message import Message, _register
-        from . import deprecated as warn
-
-        if cls is Message:
-            raise AttributeError("Message itself has no wire name")
-        name = _legacy_name(cls)
-        warn(
-            f"a Message subclass without a name ({cls.__module__}:{cls.__qualname__})",
-            f'a wire name: name = "..." (it is recorded as {name!r} meanwhile)',
-            stacklevel=3,
-        )
-        cls.name = name  # type: ignore[attr-defined]
-        _register(cls)
-        return name
-
-
-def _legacy_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def find_nameless(name: str) -> type | None:
-    """The class without a declared name that is recorded as ``name`` (for reading back)."""
-    from ..message import Message
-
-    found: type | None = None
-    stack = list(Message.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        # Prefer the slotted copy dataclass(slots=True) made, if both classes still exist.
-        unnamed = "name" not in cls.__dict__ and _legacy_name(cls) == name
-        if unnamed and (found is None or "__slots__" in cls.__dict__):
-            found = cls
-    if found is not None:
-        getattr(found, "name")  # noqa: B009 - names and registers it (with its warning)
-    return found
 
 
 def _event_name(value: Any) -> str:

@@ -154,13 +154,7 @@ def wire_name(message: object) -> str:
 
 def lookup(name: str) -> type[Message] | None:
     """Return the message class registered under wire ``name``, or None."""
-    found = _registry.get(name)
-    if found is None:
-        # A 0.42 message without a name is recorded as "module.QualName" (_compat).
-        from .._compat.messages import find_nameless
-
-        found = find_nameless(name)
-    return found
+    return _registry.get(name)
 
 
 def registered() -> Mapping[str, type[Message]]:
@@ -412,11 +406,7 @@ class SystemReload(Message):
     signal: int = 1
 
 
-# The 0.42 constructor forms and attribute names, and the name of a message class that
-# declares none (bussdcc._compat.messages; gone at 1.0).
-from .._compat.messages import LegacyName as _LegacyName  # noqa: E402
+# The 0.42 constructor forms and attribute names (bussdcc._compat.messages; gone at 1.0).
 from .._compat.messages import adapt_message_forms as _adapt_message_forms  # noqa: E402
 
 _adapt_message_forms(globals())
-# Only reached by classes without a name of their own.
-setattr(Message, "name", _LegacyName())  # noqa: B010 - a descriptor where mypy sees a str
