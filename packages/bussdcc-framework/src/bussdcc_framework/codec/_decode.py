@@ -72,7 +72,8 @@ def decode_event(line: bytes | str, *, allowed_modules: tuple[str, ...] = ()) ->
     The message class is found by ``name`` among already-imported messages. If no class has
     that name and the record's ``type`` names a module inside one of ``allowed_modules`` (dotted
     prefixes such as ``"myapp.messages"``), that module is imported once and looked up again;
-    nothing is ever imported otherwise.
+    nothing is ever imported otherwise, and never a ``__main__`` module. Whatever such an import
+    raises (``SystemExit`` included) becomes `UnknownMessageError`.
 
     Raises a `WireError` subclass saying what is wrong: `MalformedLineError` (not JSON, or
     blank), `EnvelopeError` (a record field missing or of the wrong type),
@@ -183,14 +184,20 @@ def _resolve(
     wanted = repr(name) if name is not None else f"type {type_!r}"
     module = _allowed_module(type_, allowed_modules)
     if module is None:
-        hint = "" if type_ is None else f" (its type {type_!r} is not under allowed_modules)"
+        if type_ is None:
+            hint = ""
+        elif "__main__" in type_.partition(":")[0].split("."):
+            hint = f" (its type {type_!r} names a __main__ module, which is never imported)"
+        else:
+            hint = f" (its type {type_!r} is not under allowed_modules)"
         raise UnknownMessageError(f"unknown message {wanted}: no imported class has it{hint}")
-    try:
-        importlib.import_module(module)
-    except Exception as exc:
+    failure = _failed_imports.get(module)
+    if failure is None:
+        failure = _import_message_module(module)
+    if failure:
         raise UnknownMessageError(
-            f"unknown message {wanted}: importing {module!r} failed: {exc}"
-        ) from None
+            f"unknown message {wanted}: importing {module!r} failed: {failure}"
+        )
     cls = lookup(name) if name is not None else _registered_by_type(type_)
     if cls is None:
         raise UnknownMessageError(f"unknown message {wanted}: module {module!r} does not define it")
@@ -218,12 +225,41 @@ def _registered_by_type(type_: str | None) -> type[Message] | None:
     return None
 
 
+def _import_message_module(module: str) -> str:
+    """Import ``module`` (already checked by `_allowed_module`); "" on success, else why not.
+
+    Whatever the import raises is caught -- ``SystemExit`` and every other ``BaseException``
+    included, so a module that exits or raises on import cannot end the reader -- except
+    ``KeyboardInterrupt``, which is the user stopping the read. A failure is remembered, so a
+    hostile file naming the same module on a million lines costs one attempt, not a million.
+    """
+    try:
+        importlib.import_module(module)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # see the docstring
+        failure = f"{type(exc).__name__}: {exc}"
+        if len(_failed_imports) < _MAX_FAILED_IMPORTS:
+            _failed_imports[module] = failure
+        return failure
+    return ""
+
+
+_failed_imports: dict[str, str] = {}
+_MAX_FAILED_IMPORTS: Final = 1024
+
+
 def _allowed_module(type_: str | None, allowed_modules: tuple[str, ...]) -> str | None:
-    """The module ``type_`` names, if it lies inside an allowed dotted prefix."""
+    """The module ``type_`` names, if it lies inside an allowed dotted prefix.
+
+    Never a ``__main__`` module (``__main__`` itself or any ``pkg.__main__``): importing one
+    runs a program (an app's ``python -m`` entry point), whatever the allow-list says.
+    """
     if not type_ or not allowed_modules:
         return None
     module, sep, _ = type_.partition(":")
-    if not sep or not all(part.isidentifier() for part in module.split(".")):
+    parts = module.split(".")
+    if not sep or not all(part.isidentifier() for part in parts) or "__main__" in parts:
         return None
     for prefix in allowed_modules:
         if prefix and (module == prefix or module.startswith(prefix + ".")):

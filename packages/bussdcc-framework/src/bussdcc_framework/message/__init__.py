@@ -1,6 +1,6 @@
 """The framework's messages, re-exported from their modules."""
 
-from .framework import FrameworkBooted, FrameworkShuttingDown, SinkError
+from .framework import FrameworkBooted, FrameworkShuttingDown, SinkError, SinkRecovered
 from .system import SystemIdentityEvent
 from .systemd import SystemdNotifyFailed, WatchdogResumed, WatchdogWithheld
 
@@ -8,6 +8,7 @@ __all__ = [
     "FrameworkBooted",
     "FrameworkShuttingDown",
     "SinkError",
+    "SinkRecovered",
     "SystemIdentityEvent",
     "SystemdNotifyFailed",
     "WatchdogResumed",

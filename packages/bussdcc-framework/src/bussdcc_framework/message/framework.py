@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bussdcc.message import Message, Severity
 
-__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError"]
+__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError", "SinkRecovered"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,3 +39,18 @@ class SinkError(Message):
     error: str
     traceback: str = ""
     event: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class SinkRecovered(Message):
+    """A sink that had failed (``sink.error``) records again; emitted by the sink itself.
+
+    ``sink`` names the sink as ``sink.error`` did, ``path`` is where it records now ("" when
+    it writes no file), ``dropped`` counts the events it could not record meanwhile.
+    """
+
+    name = "sink.recovered"
+    severity = Severity.WARNING
+    sink: str
+    path: str = ""
+    dropped: int = 0
