@@ -122,3 +122,48 @@ def test_an_allow_list_admits_only_modules_under_its_prefixes(
     assert source.skipped == 1
     assert not evil_module.exists()
     assert EVIL_MODULE not in sys.modules
+
+
+@pytest.fixture
+def hostile_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A package ``hostile_pkg`` whose ``__main__`` and ``exits`` modules must never run:
+    each leaves a marker; ``exits`` then raises SystemExit, as a script would."""
+    marker = tmp_path / "ran.marker"
+    package = tmp_path / "modules" / "hostile_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    run = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    (package / "__main__.py").write_text(run)
+    (package / "exits.py").write_text(run + "raise SystemExit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "modules"))
+    yield marker
+    for name in [m for m in sys.modules if m.startswith("hostile_pkg")]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("type_", ["hostile_pkg.__main__:Evil", "__main__:Evil"])
+def test_a_main_module_is_never_imported_even_under_the_allow_list(
+    tmp_path: Path, hostile_package: Path, type_: str
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(raw_record("test.hostile.main", type_, {}) + b"\n" + encode_event(good(1)))
+    source = JsonlSource(path, allowed_modules=("hostile_pkg", "__main__"))
+    assert list(source) == [good(1)]
+    assert not hostile_package.exists()
+    assert "hostile_pkg.__main__" not in sys.modules
+    assert [p.line_no for p in source.problems] == [1]
+    assert "never imported" in source.problems[0].reason
+
+
+def test_a_module_that_exits_on_import_does_not_end_the_reader_and_is_tried_once(
+    tmp_path: Path, hostile_package: Path
+) -> None:
+    path = tmp_path / "events.jsonl"
+    record = raw_record("test.hostile.exits", "hostile_pkg.exits:Evil", {})
+    path.write_bytes(b"\n".join([record, encode_event(good(1)), record, encode_event(good(2))]))
+    source = JsonlSource(path, allowed_modules=("hostile_pkg",))
+    assert list(source) == [good(1), good(2)]
+    assert [p.line_no for p in source.problems] == [1, 3]
+    assert "SystemExit: 3" in source.problems[0].reason
+    # The allow-list trusts the module, so it ran -- once, not once per line naming it.
+    assert hostile_package.read_text() == "hostile_pkg.exits\n"
