@@ -317,8 +317,10 @@ class ReplayRuntime(_AddForms, bussdcc.ReplayRuntime):
     events processes derive from them, so re-recording a replay reproduces the recording.
     """
 
-    def __init__(self, speed: float = 1.0) -> None:
-        super().__init__(speed=speed)
+    def __init__(self, speed: float = 1.0, *, max_gap: float | None = 10.0) -> None:
+        """Gaps between events beyond ``max_gap`` seconds are shortened (None: keep them);
+        see `bussdcc.ReplayRuntime`."""
+        super().__init__(speed=speed, max_gap=max_gap)
         self._recorder = self.extend(_Recorder(self, live=False))
 
     def run(self) -> None:

@@ -235,17 +235,13 @@ class JsonlSink:
             earlier_failure = self._switch(timestamp)
         elif self._failure is not None and self._monotonic() >= self._retry_at:
             self._open(self._segment_path())
-        if self._failure is not None:
-            self._dropped += 1
-            raise self._failure
+        self._drop_if_failing()
         detached = None
         if self._file is not None and (
             len(self._unverified) >= CHECK_LINES or self._monotonic() >= self._next_check
         ):
             detached = self._check_reachable()
-            if self._failure is not None:  # the segment could not be opened afresh
-                self._dropped += 1
-                raise self._failure
+            self._drop_if_failing()  # the segment could not be opened afresh
         if self.batch_size == 1:
             self._write(line)
         else:
@@ -256,6 +252,11 @@ class JsonlSink:
             raise earlier_failure
         if detached is not None:
             raise detached
+
+    def _drop_if_failing(self) -> None:
+        if self._failure is not None:
+            self._dropped += 1
+            raise self._failure
 
     def _segment_path(self) -> Path:
         return self.root / segment_relpath(self._start)
