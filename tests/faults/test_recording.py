@@ -234,11 +234,10 @@ def test_sigkill_at_random_moments_loses_at_most_the_line_in_flight(
 def fill(disk: Path) -> Path:
     """Fill ``disk`` until the filesystem says ENOSPC; return the filler file."""
     filler = disk / "filler"
-    with open(filler, "wb", buffering=0) as out:
-        block = b"\0" * (64 * 1024)
-        with pytest.raises(OSError) as caught:
-            while True:
-                out.write(block)
+    block = b"\0" * (64 * 1024)
+    with open(filler, "wb", buffering=0) as out, pytest.raises(OSError) as caught:
+        for _ in range(1 << 20):  # far more than any small tmpfs holds
+            out.write(block)
     assert caught.value.errno == errno.ENOSPC
     return filler
 
