@@ -234,12 +234,16 @@ def test_sigkill_at_random_moments_loses_at_most_the_line_in_flight(
 def fill(disk: Path) -> Path:
     """Fill ``disk`` until the filesystem says ENOSPC; return the filler file."""
     filler = disk / "filler"
-    block = b"\0" * (64 * 1024)
     with open(filler, "wb", buffering=0) as out, pytest.raises(OSError) as caught:
-        for _ in range(1 << 20):  # far more than any small tmpfs holds
-            out.write(block)
+        _write_forever(out.fileno())
     assert caught.value.errno == errno.ENOSPC
     return filler
+
+
+def _write_forever(fd: int) -> None:
+    block = b"\0" * (64 * 1024)
+    while True:
+        os.write(fd, block)
 
 
 def test_disk_full_is_loud_and_recording_resumes_within_seconds_of_space_freed(
