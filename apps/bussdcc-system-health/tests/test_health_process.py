@@ -10,6 +10,7 @@ import pytest
 from bussdcc import ContextProtocol, ManualClock, Runtime, Service
 from bussdcc.event import Event
 from bussdcc.message import (
+    RuntimeBooting,
     RuntimeShuttingDown,
     ServiceError,
     ServiceFailure,
@@ -224,6 +225,9 @@ def test_a_service_stopped_while_running_is_a_warning_but_not_during_shutdown(ri
     assert rig.health["status"] == "ok"
     rig.at(2, RuntimeShuttingDown(reason="signal"), ServiceStopped(service="system"))
     assert rig.health["status"] == "ok"
+    # A replayed history holds the next run too: its services are judged again.
+    rig.at(3, RuntimeBooting(version="0.43.0"), ServiceStopped(service="system"))
+    assert rig.health["reasons"] == ["service system is not running"]
 
 
 def test_a_service_thread_that_dies_in_a_real_runtime_shows_in_health(rig: Rig) -> None:

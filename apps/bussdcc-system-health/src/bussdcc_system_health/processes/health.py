@@ -10,6 +10,7 @@ from bussdcc.context import ContextProtocol
 from bussdcc.event import Event
 from bussdcc.message import (
     Message,
+    RuntimeBooting,
     RuntimeShuttingDown,
     ServiceError,
     ServiceFailure,
@@ -44,6 +45,7 @@ _FAULT_MESSAGES: tuple[type[Message], ...] = (
     ServiceFailure,
     ServiceStarted,
     ServiceStopped,
+    RuntimeBooting,
     RuntimeShuttingDown,
 )
 
@@ -71,7 +73,8 @@ class HealthProcess(Process):
       <error>"; ``service.failure``: critical "service <name> has stopped for good: <reason>";
       ``service.stopped`` while the runtime runs: warning "service <name> is not running".
       Each lasts until that service's next ``service.started``. After ``runtime.shutting_down``
-      services stopping is expected and changes nothing.
+      services stopping is expected and changes nothing; ``runtime.booting`` (a new run, as
+      in a replayed history) clears the service faults.
 
     State ``system.health`` holds ``{"status": "ok"|"warning"|"critical", "reasons": [...],
     "notes": [...], "since": iso}``, where ``since`` is the time of the event that caused the
@@ -154,6 +157,12 @@ class HealthProcess(Process):
         if isinstance(payload, RuntimeShuttingDown):
             self._shutting_down = True
             return False
+        if isinstance(payload, RuntimeBooting):
+            # A new run (a replayed history holds many): its services start afresh.
+            self._shutting_down = False
+            had = bool(self._service_faults)
+            self._service_faults.clear()
+            return had
         if isinstance(payload, SinkError | SinkRecovered):
             if payload.sink != self.history_sink:
                 return False
