@@ -130,6 +130,7 @@ class JsonlSource:
 
     def _read_file(self, path: Path) -> Iterator[Event[Message]]:
         decode_lines = self._decoder.decode_lines
+        earliest, latest = EARLIEST, LATEST  # locals: checked once per event
         line_no = 0
         try:
             with open(path, "rb") as file:
@@ -141,7 +142,7 @@ class JsonlSource:
                     last = first + len(lines) - 1
                     for line_no, result in enumerate(decode_lines(lines), first):
                         if type(result) is Event:
-                            if EARLIEST <= result.time <= LATEST:
+                            if earliest <= result.time <= latest:
                                 yield result
                             else:
                                 self._skip(path, line_no, _out_of_range(result))
