@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import typing
 from collections.abc import Callable, Collection, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import PurePath
 from typing import Annotated, Any, Final
@@ -72,7 +72,9 @@ def decode_event(line: bytes | str, *, allowed_modules: tuple[str, ...] = ()) ->
     The message class is found by ``name`` among already-imported messages. If no class has
     that name and the record's ``type`` names a module inside one of ``allowed_modules`` (dotted
     prefixes such as ``"myapp.messages"``), that module is imported once and looked up again;
-    nothing is ever imported otherwise, and never a ``__main__`` module. Whatever such an import
+    nothing is ever imported otherwise, and never a ``__main__`` module. A record whose time
+    lies within a day of year 1 or year 10000 is refused (`EnvelopeError`): no clock, segment
+    or replay can compute with it. Whatever such an import
     raises (``SystemExit`` included) becomes `UnknownMessageError`.
 
     Raises a `WireError` subclass saying what is wrong: `MalformedLineError` (not JSON, or
@@ -101,10 +103,25 @@ def _decode_line(
     name = envelope.name
     if wanted is not None and not wanted(envelope.time, name):
         return None
+    if not _EARLIEST <= envelope.time <= _LATEST:
+        raise _out_of_range(envelope.time)
     cls = _resolve(name, envelope.type, allowed_modules)
     if wanted is not None and name is None and not wanted(envelope.time, cls.name):
         return None  # an older record, named only by its type
     return Event(envelope.time, _read_payload(envelope, cls, allowed_modules), envelope.seq)
+
+
+_EARLIEST: Final = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST: Final = datetime(9999, 12, 30, tzinfo=UTC)
+"""Record times outside these are refused: within a day of the calendar's ends, adding a
+segment's length or a replay gap to them overflows."""
+
+
+def _out_of_range(moment: datetime) -> EnvelopeError:
+    return EnvelopeError(
+        f"not a usable event record: its time {moment.isoformat()} is out of range "
+        f"(0001-01-02 to 9999-12-30 UTC)"
+    )
 
 
 def _read_envelope(line: bytes | str) -> _Envelope:
@@ -338,6 +355,7 @@ class EventDecoder:
         accelerator = self._accelerator_for_registry()
         fast_decode, types = accelerator.decode, accelerator.types
         filtered, wanted = self._filtered, self._wanted
+        earliest, latest = _EARLIEST, _LATEST
         for line in lines:
             try:
                 record = fast_decode(line)
@@ -348,6 +366,9 @@ class EventDecoder:
             payload = record.data
             if filtered and not wanted(moment, payload.name):
                 yield None
+                continue
+            if not earliest <= moment <= latest:
+                yield _out_of_range(moment)
                 continue
             type_ = record.type
             if type_ is not None and type_ != types[payload.__class__]:

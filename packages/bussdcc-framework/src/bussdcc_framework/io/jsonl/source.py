@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Final, NamedTuple
 
@@ -14,7 +14,7 @@ from bussdcc.message import Message
 
 from ...codec import EventDecoder, OversizeLineError
 
-__all__ = ["EARLIEST", "LATEST", "JsonlSource", "SkippedLine"]
+__all__ = ["JsonlSource", "SkippedLine"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,9 @@ class JsonlSource:
     without validating their data. Decoding and filtering are the codec's `EventDecoder`.
 
     A line that cannot be used — torn, not JSON, not UTF-8, longer than ``max_line_bytes``,
-    naming an unknown message, with data that does not validate, or with a time too close to
-    the ends of the calendar to compute with (before `EARLIEST` or after `LATEST`: within a
-    day of year 1 or 10000, where adding a segment's length or a replay gap would overflow)
-    — is skipped: counted in
+    naming an unknown message, with data that does not validate, or with a time within a day
+    of year 1 or 10000 (where a segment window or a replay gap would overflow; see
+    `bussdcc_framework.codec.decode_event`) — is skipped: counted in
     `skipped`, kept in `problems` (the first ``max_problems``) and logged as a warning naming
     the file and line (the first ``max_problems`` too). A file that cannot be read is reported
     the same way with line number 0. Both are reset each time iteration starts.
@@ -130,7 +129,6 @@ class JsonlSource:
 
     def _read_file(self, path: Path) -> Iterator[Event[Message]]:
         decode_lines = self._decoder.decode_lines
-        earliest, latest = EARLIEST, LATEST  # locals: checked once per event
         line_no = 0
         try:
             with open(path, "rb") as file:
@@ -142,10 +140,7 @@ class JsonlSource:
                     last = first + len(lines) - 1
                     for line_no, result in enumerate(decode_lines(lines), first):
                         if type(result) is Event:
-                            if earliest <= result.time <= latest:
-                                yield result
-                            else:
-                                self._skip(path, line_no, _out_of_range(result))
+                            yield result
                         elif result is not None:
                             torn_here = torn and line_no == last
                             prefix = "torn last line (no newline): " if torn_here else ""
@@ -161,21 +156,6 @@ class JsonlSource:
             logger.warning("skipped %s line %d: %s", path, line_no, reason)
         elif len(self.problems) == self.max_problems and self.skipped == self.max_problems + 1:
             logger.warning("more lines skipped in %s; not reporting each", self.path)
-
-
-EARLIEST: Final = datetime(1, 1, 2, tzinfo=UTC)
-"""The earliest event time `JsonlSource` yields: a day after the first the platform knows."""
-
-LATEST: Final = datetime(9999, 12, 30, tzinfo=UTC)
-"""The latest event time `JsonlSource` yields: a day before the last the platform knows."""
-
-
-def _out_of_range(evt: Event[Message]) -> str:
-    return (
-        f"time {evt.time.isoformat()} is out of range "
-        f"({EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}): "
-        "no clock, segment or replay can use it"
-    )
 
 
 def _line_batches(
