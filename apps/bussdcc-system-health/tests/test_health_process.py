@@ -218,16 +218,17 @@ def test_a_service_failure_is_critical_and_an_event_handler_error_is_not_a_reaso
     ]
 
 
-def test_a_service_stopped_while_running_is_a_warning_but_not_during_shutdown(rig: Rig) -> None:
+def test_a_service_stopped_on_purpose_is_not_a_fault_and_shutdown_changes_nothing(
+    rig: Rig,
+) -> None:
     rig.at(0, cpu(10.0), ServiceStopped(service="system"))
-    assert rig.health["reasons"] == ["service system is not running"]
-    rig.at(1, ServiceStarted(service="system"))
     assert rig.health["status"] == "ok"
-    rig.at(2, RuntimeShuttingDown(reason="signal"), ServiceStopped(service="system"))
+    rig.at(1, RuntimeShuttingDown(reason="signal"))
+    rig.at(2, ServiceError(service="system", error="did not stop within 5 s; abandoned"))
     assert rig.health["status"] == "ok"
     # A replayed history holds the next run too: its services are judged again.
-    rig.at(3, RuntimeBooting(version="0.43.0"), ServiceStopped(service="system"))
-    assert rig.health["reasons"] == ["service system is not running"]
+    rig.at(3, RuntimeBooting(version="0.43.0"), ServiceError(service="system", error="boom"))
+    assert rig.health["reasons"] == ["service system failed: boom"]
 
 
 def test_a_service_thread_that_dies_in_a_real_runtime_shows_in_health(rig: Rig) -> None:

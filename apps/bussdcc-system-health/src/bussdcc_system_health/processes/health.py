@@ -15,7 +15,6 @@ from bussdcc.message import (
     ServiceError,
     ServiceFailure,
     ServiceStarted,
-    ServiceStopped,
 )
 from bussdcc_framework.message import SinkError, SinkRecovered
 
@@ -44,7 +43,6 @@ _FAULT_MESSAGES: tuple[type[Message], ...] = (
     ServiceError,
     ServiceFailure,
     ServiceStarted,
-    ServiceStopped,
     RuntimeBooting,
     RuntimeShuttingDown,
 )
@@ -70,11 +68,11 @@ class HealthProcess(Process):
       ``"JsonlSink"``): warning "history is not being recorded (<error>)", until that sink's
       ``sink.recovered``;
     - ``service.error`` from a service's start or tick: warning "service <name> failed:
-      <error>"; ``service.failure``: critical "service <name> has stopped for good: <reason>";
-      ``service.stopped`` while the runtime runs: warning "service <name> is not running".
-      Each lasts until that service's next ``service.started``. After ``runtime.shutting_down``
-      services stopping is expected and changes nothing; ``runtime.booting`` (a new run, as
-      in a replayed history) clears the service faults.
+      <error>"; ``service.failure``: critical "service <name> has stopped for good: <reason>".
+      Each lasts until that service's next ``service.started``. A service stopped on purpose
+      (``service.stopped`` without an error) is not a fault. After ``runtime.shutting_down``
+      nothing a service reports changes health; ``runtime.booting`` (a new run, as in a
+      replayed history) clears the service faults.
 
     State ``system.health`` holds ``{"status": "ok"|"warning"|"critical", "reasons": [...],
     "notes": [...], "since": iso}``, where ``since`` is the time of the event that caused the
@@ -187,6 +185,4 @@ class HealthProcess(Process):
                 "warning",
                 f"service {payload.service} failed: {payload.error}",
             )
-        elif isinstance(payload, ServiceStopped) and payload.service not in faults:
-            faults[payload.service] = ("warning", f"service {payload.service} is not running")
         return faults.get(getattr(payload, "service", "")) != before_fault
