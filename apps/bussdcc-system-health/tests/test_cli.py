@@ -216,19 +216,45 @@ def test_an_unwritable_data_dir_is_refused_with_a_clear_error(tmp_path: Path) ->
     [
         (["--port", "70000"], "argument --port: port must be 0-65535, got 70000"),
         (["--port", "http"], "argument --port: port must be a whole number, got 'http'"),
-        (["--interval", "0"], "argument --interval: interval must be a positive number"),
-        (["--interval", "-1"], "argument --interval: interval must be a positive number"),
+        (["--interval", "0"], "argument --interval: interval must be from 0.01 to 86400 seconds"),
+        (["--interval", "-1"], "argument --interval: interval must be from 0.01 to 86400"),
         (["--interval", "nan"], "argument --interval: interval must be a number, got NaN"),
+        (
+            ["--interval", "1e12"],
+            "interval must be from 0.01 to 86400 seconds, got 1000000000000.0",
+        ),
+        (["--interval", "1e-6"], "interval must be from 0.01 to 86400 seconds, got 1e-06"),
         (["--retention", "forever"], "invalid duration"),
+        (["--retention", "999999999w"], "duration '999999999w' is too long: at most 100 years"),
+        (["--host", ""], "argument --host: host must be a host name or address"),
+        (["--host", "local host"], "argument --host: host must be a host name or address"),
         (["--bogus"], "unrecognized arguments"),
         (["replay", "--speed", "-2"], "argument --speed: speed must be a finite number >= 0"),
+        (["replay", "--speed", "1e-300"], "speed must be 0 (as fast as possible) or from 0.001"),
+        (["replay", "--max-gap", "-1"], "argument --max-gap: max-gap must be from 0 to 86400"),
     ],
 )
 def test_bad_arguments_exit_2_with_the_problem_named(args: list[str], complaint: str) -> None:
     app = App(*args)
     code = app.finish(STARTUP_TIMEOUT)
     assert code == 2
-    assert complaint in "".join(app.stderr)
+    err = "".join(app.stderr)
+    assert complaint in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()[-1]) < 200  # one line, after argparse's usage
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n", b""])
+def test_replay_of_input_without_a_readable_event_exits_1_saying_so(
+    tmp_path: Path, content: bytes
+) -> None:
+    source = tmp_path / "passwd"
+    source.write_bytes(content)
+    app = App("replay", "--speed", "0", "--port", "0", "--quiet", str(source))
+    assert app.finish(STARTUP_TIMEOUT) == 1
+    err = "".join(app.stderr)
+    assert f"error: no readable event in {source}: nothing to replay" in err
+    assert "Traceback" not in err
 
 
 def test_replay_of_a_missing_history_is_a_clear_error(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ MESSAGE_EXPORTS = {
     "FrameworkBooted",
     "FrameworkShuttingDown",
     "SinkError",
+    "SinkRecovered",
     "SinkRetentionDeleted",
     "SystemIdentityEvent",
     "SystemdNotifyFailed",

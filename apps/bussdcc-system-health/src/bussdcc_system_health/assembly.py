@@ -113,10 +113,18 @@ def derived_removed(source: Iterable[Event[Any]]) -> Iterator[Event[Any]]:
 
 
 def build_replay_runtime(
-    options: AppOptions, speed: float, source: Iterable[Event[Any]]
+    options: AppOptions,
+    speed: float,
+    source: Iterable[Event[Any]],
+    *,
+    max_gap: float | None = defaults.REPLAY_MAX_GAP,
 ) -> tuple[ReplayRuntime, SystemWebInterface]:
-    """A replay runtime driving the dashboard from recorded history (nothing is re-recorded)."""
-    rt = ReplayRuntime(speed=speed)
+    """A replay runtime driving the dashboard from recorded history (nothing is re-recorded).
+
+    Gaps between recorded events longer than ``max_gap`` seconds are shortened to it (None
+    keeps them).
+    """
+    rt = ReplayRuntime(speed=speed, max_gap=max_gap)
     web = _add_projection(rt, options)
     rt.add_source(derived_removed(source))
     return rt, web

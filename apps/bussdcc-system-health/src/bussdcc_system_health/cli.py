@@ -37,13 +37,22 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "": 86400}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``"7d"``, ``"12h"``, ``"90m"``, ``"3600s"``, ``"2w"``; a bare number means days."""
+    """``"7d"``, ``"12h"``, ``"90m"``, ``"3600s"``, ``"2w"``; a bare number means days.
+
+    At most `defaults.RETENTION_MAX` (100 years). Raises ``argparse.ArgumentTypeError``
+    otherwise, or for text that is not such a duration.
+    """
     match = _DURATION.match(text)
     if not match or float(match.group(1)) <= 0:
         raise argparse.ArgumentTypeError(
             f"invalid duration {text!r}: use a positive number with s, m, h, d or w (e.g. 7d)"
         )
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > defaults.RETENTION_MAX.total_seconds():
+        raise argparse.ArgumentTypeError(
+            f"duration {text!r} is too long: at most {defaults.RETENTION_MAX.days // 365} years"
+        )
+    return timedelta(seconds=seconds)
 
 
 def _argument(
@@ -70,9 +79,31 @@ def _argument(
     return parse
 
 
+def _interval_check(value: object, name: str) -> float:
+    return validation.seconds_between(value, name, defaults.INTERVAL_MIN, defaults.INTERVAL_MAX)
+
+
+def _speed_check(value: object, name: str) -> float:
+    speed = validation.non_negative(value, name)
+    if speed and not defaults.SPEED_MIN <= speed <= defaults.SPEED_MAX:
+        raise ValueError(
+            f"{name} must be 0 (as fast as possible) or from {defaults.SPEED_MIN:g} to "
+            f"{defaults.SPEED_MAX:g}, got {value!r}"
+        )
+    return speed
+
+
+def _max_gap_check(value: object, name: str) -> float | None:
+    if value == "none":
+        return None
+    return validation.seconds_between(value, name, 0.0, defaults.INTERVAL_MAX)
+
+
 _port = _argument(int, validation.port, "port")
-_interval = _argument(float, validation.positive_seconds, "interval")
-_speed = _argument(float, validation.non_negative, "speed")
+_host = _argument(str, validation.host, "host")
+_interval = _argument(float, _interval_check, "interval")
+_speed = _argument(float, _speed_check, "speed")
+_max_gap = _argument(float, _max_gap_check, "max-gap")
 _seconds = _argument(float, validation.non_negative, "notify-after")
 
 
@@ -84,6 +115,7 @@ def _add_common(parser: argparse.ArgumentParser, *, repeated: bool = False) -> N
 
     parser.add_argument(
         "--host",
+        type=_host,
         default=default(defaults.HOST),
         help="address to serve on (0.0.0.0 for the whole LAN)",
     )
@@ -122,7 +154,10 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser)
     parser.add_argument(
-        "--interval", type=_interval, default=defaults.INTERVAL, help="seconds between samples"
+        "--interval",
+        type=_interval,
+        default=defaults.INTERVAL,
+        help=f"seconds between samples ({defaults.INTERVAL_MIN:g} to {defaults.INTERVAL_MAX:g})",
     )
     parser.add_argument("--no-record", action="store_true", help="do not write JSONL history")
     parser.add_argument(
@@ -153,6 +188,14 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     _add_common(replay, repeated=True)
     replay.add_argument(
         "--speed", type=_speed, default=1.0, help="1 = as recorded, 10 = ten times faster, 0 = max"
+    )
+    replay.add_argument(
+        "--max-gap",
+        type=_max_gap,
+        default=defaults.REPLAY_MAX_GAP,
+        metavar="SECONDS",
+        help=f"shorten longer gaps between recorded events to this "
+        f"(default {defaults.REPLAY_MAX_GAP:g}; 'none' keeps real gaps)",
     )
     replay.add_argument(
         "source", nargs="?", type=Path, help="a history folder or .jsonl file (<data-dir>/history)"
@@ -415,12 +458,18 @@ def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
     options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=_quiet(args))
     # Reads 0.22 segments too, through the explicit table in `legacy` (nothing imported).
     source = HistorySource(source_path)
-    rt, _web = build_replay_runtime(options, args.speed, source)
+    rt, _web = build_replay_runtime(options, args.speed, source, max_gap=args.max_gap)
     if early.pending() is not None:
         return early.stopped_before_start()
     # A replay runs in this thread; a signal only asks it to stop.
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.set()
+        threading.Thread(target=rt.shutdown).start()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: threading.Thread(target=rt.shutdown).start())
+        signal.signal(sig, stop)
     print(
         f"{PROG} {__version__}: replaying {source_path} at speed {args.speed:g}; "
         f"dashboard at http://{args.host}:{args.port}",
@@ -433,9 +482,9 @@ def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
         return _fail(_boot_error(exc))
     if source.skipped:
         print(f"{PROG}: skipped {source.skipped} unreadable line(s)", file=sys.stderr)
+    if not rt.replayed and not stopped.is_set():
+        return _fail(f"no readable event in {source_path}: nothing to replay")
     print(f"{PROG}: replayed {rt.replayed} events", file=sys.stderr)
-    if source.read == 0:
-        return _fail(f"nothing readable in {source_path}")
     return 0
 
 

@@ -330,9 +330,17 @@ class ReplayRuntime(_AddForms, bussdcc.ReplayRuntime):
     events processes derive from them, so re-recording a replay reproduces the recording.
     """
 
-    def __init__(self, speed: float = 1.0, *, clock: ReplayClock | None = None) -> None:
-        """``clock`` (a `ReplayClock`) is the 0.46 way to set the speed; it wins over ``speed``."""
-        super().__init__(speed=speed, clock=clock)
+    def __init__(
+        self,
+        speed: float = 1.0,
+        *,
+        max_gap: float | None = 10.0,
+        clock: ReplayClock | None = None,
+    ) -> None:
+        """Gaps between events beyond ``max_gap`` seconds are shortened (None: keep them);
+        see `bussdcc.ReplayRuntime`. ``clock`` (a `ReplayClock`) is the 0.46 way to set the
+        speed; it wins over ``speed``."""
+        super().__init__(speed=speed, max_gap=max_gap, clock=clock)
         self._recorder = self.extend(_Recorder(self, live=False))
 
     def run(self) -> None:

@@ -214,19 +214,53 @@ class ManualClock:
         self._cond.notify_all()
 
 
+_DEFAULT_MAX_GAP = 10.0
+"""Seconds: the longest gap between two events a `ReplayRuntime` keeps (see `ReplayClock`)."""
+
+
 class ReplayClock(ManualClock):
     """A clock whose time follows replayed events.
 
     `advance_to(time)` moves the clock to an event's time; with ``speed`` > 0 it first waits
     in real time for the gap divided by ``speed`` (2.0 replays twice as fast); ``speed`` 0
     replays as fast as possible.
+
+    Any recorded time is survived:
+
+    - a gap longer than ``max_gap`` seconds (None, the default here, keeps every gap;
+      `ReplayRuntime` passes 10 s) is shortened to ``max_gap``: the replay waits
+      ``max_gap / speed`` and the monotonic clock (what services tick by) moves
+      ``max_gap``, while `now_utc` still becomes the
+      event's time, as a wall clock stepping forward would. This does not depend on
+      ``speed``, so the state and event sequence stay the same at every speed;
+    - a step backwards (a wall-clock correction in the recording) moves `now_utc` back to the
+      event's time without waiting; the monotonic clock never goes back;
+    - a wait longer than the platform can sleep (``threading.TIMEOUT_MAX``) is cut to it, so a
+      recorded year 0001 or 9999 never raises ``OverflowError``.
     """
 
-    def __init__(self, start: datetime | None = None, *, speed: float = 1.0) -> None:
-        """Raises ``TypeError``/``ValueError`` as `ManualClock`, and for a ``speed`` < 0."""
+    def __init__(
+        self,
+        start: datetime | None = None,
+        *,
+        speed: float = 1.0,
+        max_gap: float | None = None,
+    ) -> None:
+        """Raises ``TypeError``/``ValueError`` as `ManualClock`, for a ``speed`` < 0, and for
+        a ``max_gap`` that is not None or a number >= 0."""
         super().__init__(start)
         self.speed = non_negative_number(speed, "replay speed")
+        self.max_gap = max_gap
         self._started_at = start is not None
+
+    @property
+    def max_gap(self) -> float | None:
+        """The longest gap kept, in seconds; None keeps every gap as recorded."""
+        return self._max_gap
+
+    @max_gap.setter
+    def max_gap(self, value: float | None) -> None:
+        self._max_gap = None if value is None else non_negative_number(value, "max_gap")
 
     def start_at(self, time_utc: datetime) -> None:
         """Set the clock's origin to ``time_utc`` (only before it has moved).
@@ -241,21 +275,29 @@ class ReplayClock(ManualClock):
             self._started_at = True
 
     def advance_to(self, time_utc: datetime, cancel: threading.Event | None = None) -> bool:
-        """Move to ``time_utc`` (never backwards), pacing by ``speed``; True if cancelled."""
+        """Move to ``time_utc``, pacing by ``speed`` and shortening gaps beyond ``max_gap``;
+        True if cancelled."""
         if not self._started_at:
             self.start_at(time_utc)
         # Once per replayed event: seconds since the origin, not a datetime per call.
         target = (time_utc - self._start).total_seconds()
         gap = target - self._now
         if gap <= 0:
+            if gap < 0:
+                self._rebase(time_utc)  # a step back: the wall clock follows, monotonic stays
             return bool(cancel is not None and cancel.is_set())
+        max_gap = self._max_gap
+        if max_gap is not None and gap > max_gap:
+            gap = max_gap
+            target = self._now + max_gap
+            self._rebase(time_utc - timedelta(seconds=max_gap))
         if self.speed > 0:
-            wait = gap / self.speed
+            wait = min(gap / self.speed, threading.TIMEOUT_MAX)
             if cancel is not None:
                 if cancel.wait(wait):
                     return True
             else:
-                time.sleep(wait)
+                time.sleep(min(wait, _MAX_SLEEP))
         # acquire/release are the lock's own (C) methods; `with` would add two Python calls.
         cond = self._cond
         cond.acquire()
@@ -268,3 +310,12 @@ class ReplayClock(ManualClock):
         finally:
             cond.release()
         return False
+
+    def _rebase(self, time_utc: datetime) -> None:
+        """Make `now_utc` read ``time_utc`` without moving the monotonic clock."""
+        with self._cond:
+            self._start = time_utc - timedelta(seconds=self._now)
+
+
+# time.sleep takes a C double but rejects more than about 292 years on 64-bit Linux.
+_MAX_SLEEP = min(threading.TIMEOUT_MAX, 2.0**31)

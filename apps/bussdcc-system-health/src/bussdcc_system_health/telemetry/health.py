@@ -10,6 +10,7 @@ tells the operator the power supply is marginal).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..message import (
@@ -117,13 +118,20 @@ def _judge(
 
 
 def evaluate_health(
-    latest: LatestTelemetry, thresholds: HealthThresholds | None = None
+    latest: LatestTelemetry,
+    thresholds: HealthThresholds | None = None,
+    *,
+    faults: Iterable[tuple[HealthStatus, str]] = (),
 ) -> HealthAssessment:
     """Judge ``latest`` against ``thresholds`` (the defaults when None).
 
+    ``faults`` are the app's own troubles as ``(status, reason)`` -- history not being
+    recorded, a service that died -- judged alongside the readings.
+
     Reasons are listed critical first, then in the order CPU, memory, disk, load,
-    temperature, throttling. Missing telemetry (nothing received yet, temperature or
-    throttling unavailable on this host) is not a reason: health reflects what is known.
+    temperature, throttling, then the faults in their given order. Missing telemetry (nothing
+    received yet, temperature or throttling unavailable on this host) is not a reason:
+    health reflects what is known.
     """
     limits = thresholds or HealthThresholds()
     verdicts: list[_Verdict] = []
@@ -163,6 +171,7 @@ def evaluate_health(
             if earlier:
                 notes.append(f"occurred since boot: {', '.join(earlier)}")
 
+    verdicts.extend(faults)
     verdicts.sort(key=lambda verdict: -_RANK[verdict[0]])  # stable: keeps category order
     return HealthAssessment(
         status=worst(*(level for level, _ in verdicts)),

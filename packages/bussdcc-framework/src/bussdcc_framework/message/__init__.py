@@ -1,6 +1,12 @@
 """The framework's messages, re-exported from their modules."""
 
-from .framework import FrameworkBooted, FrameworkShuttingDown, SinkError, SinkRetentionDeleted
+from .framework import (
+    FrameworkBooted,
+    FrameworkShuttingDown,
+    SinkError,
+    SinkRecovered,
+    SinkRetentionDeleted,
+)
 from .system import SystemIdentityEvent
 from .systemd import SystemdNotifyFailed, WatchdogResumed, WatchdogWithheld
 
@@ -8,6 +14,7 @@ __all__ = [
     "FrameworkBooted",
     "FrameworkShuttingDown",
     "SinkError",
+    "SinkRecovered",
     "SinkRetentionDeleted",
     "SystemIdentityEvent",
     "SystemdNotifyFailed",

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from bussdcc.message import Message, Severity
 
-__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError", "SinkRetentionDeleted"]
+__all__ = [
+    "FrameworkBooted",
+    "FrameworkShuttingDown",
+    "SinkError",
+    "SinkRecovered",
+    "SinkRetentionDeleted",
+]
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,6 +63,21 @@ class SinkRetentionDeleted(Message):
     files: tuple[str, ...]
     bytes: int
     reason: str
+
+
+@dataclass(slots=True, frozen=True)
+class SinkRecovered(Message):
+    """A sink that had failed (``sink.error``) records again; emitted by the sink itself.
+
+    ``sink`` names the sink as ``sink.error`` did, ``path`` is where it records now ("" when
+    it writes no file), ``dropped`` counts the events it could not record meanwhile.
+    """
+
+    name = "sink.recovered"
+    severity = Severity.WARNING
+    sink: str
+    path: str = ""
+    dropped: int = 0
 
 
 # The 0.46 forms (bussdcc_framework._compat.forms; gone at 1.0).

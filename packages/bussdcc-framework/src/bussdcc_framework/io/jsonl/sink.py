@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -16,7 +18,7 @@ import msgspec
 from bussdcc.event import Event
 
 from ..._compat.sinks import LegacySinkHooks, legacy_encoder
-from ...message.framework import SinkRetentionDeleted
+from ...message.framework import SinkRecovered, SinkRetentionDeleted
 from ._segments import (
     DAY_SECONDS,
     Segment,
@@ -30,16 +32,37 @@ from .compress import compress_segment, is_compressed
 if TYPE_CHECKING:
     from bussdcc.context import ContextProtocol
 
-__all__ = ["JsonlSink", "SegmentWriteError"]
+__all__ = [
+    "CHECK_INTERVAL",
+    "CHECK_LINES",
+    "RETRY_FIRST",
+    "RETRY_MAX",
+    "JsonlSink",
+    "SegmentWriteError",
+]
 
 logger = logging.getLogger(__name__)
 
 
-class SegmentWriteError(OSError):
-    """Writing (or opening) a segment failed: disk full, permission denied, a bad path.
+RETRY_FIRST = 1.0
+"""Seconds after a failed write or open before the sink tries again."""
 
-    ``errno`` and ``filename`` are the underlying error's; the message says until when events
-    are dropped. The sink keeps running and tries again with the next segment.
+RETRY_MAX = 5.0
+"""The retry delay doubles after each failed try, up to this many seconds."""
+
+CHECK_INTERVAL = 0.5
+"""Seconds (at most) between two checks that the open segment is still reachable from root."""
+
+CHECK_LINES = 1024
+"""Lines (at most) written between two such checks, whatever the time."""
+
+
+class SegmentWriteError(OSError):
+    """Writing (or opening) a segment failed: disk full, permission denied, a bad path, or the
+    open segment was deleted or replaced (``errno.ENOENT``).
+
+    ``errno`` and ``filename`` are the underlying error's; the message says what was lost and
+    when the sink tries again. The sink keeps running.
     """
 
 
@@ -72,11 +95,25 @@ class JsonlSink(LegacySinkHooks):
     `JsonlSource` reads both. See `bussdcc_framework.io.jsonl.compress`.
 
     Failure: if a segment cannot be opened or written (disk full, permission denied), `handle`
-    raises `SegmentWriteError` naming the file, and so does every later event of that
-    segment's window (those events are not written); the next segment is tried afresh. A value
-    that cannot be encoded raises `bussdcc_framework.codec.UnencodableError` and writes nothing.
+    raises `SegmentWriteError` naming the file, and so does every later event until a retry
+    succeeds (those events are not written). The sink retries on the first event at least
+    `RETRY_FIRST` seconds after the failure, then after a delay doubling up to `RETRY_MAX`
+    seconds (1, 2, 4, 5, 5, ... s), so recording resumes within about 5 s of the cause going
+    away, in the segment of the event's time. The first event it records again is preceded
+    by a ``sink.recovered`` message (`SinkRecovered`, emitted through the context given to
+    `start`) saying how many events were dropped.
 
-    Raises ``ValueError``/``TypeError`` at construction for a bad argument.
+    Deleted or replaced root: at most every `CHECK_INTERVAL` seconds or `CHECK_LINES` lines
+    the sink checks that its open segment is still the file its path names under ``root``.
+    If not (the file, its day folder or the root was deleted, renamed or replaced), it opens
+    the segment afresh (creating the folders), writes there again every line written since
+    the last check (they went to a file no longer reachable from ``root``), records the event
+    and then raises `SegmentWriteError` (``errno.ENOENT``) so the incident is reported at once
+    as ``sink.error``; nothing it was given is lost. The next event recorded brings
+    ``sink.recovered``.
+
+    A value that cannot be encoded raises `bussdcc_framework.codec.UnencodableError` and writes
+    nothing. Raises ``ValueError``/``TypeError`` at construction for a bad argument.
     """
 
     def __init__(
@@ -131,15 +168,28 @@ class JsonlSink(LegacySinkHooks):
         self.retention_age: float | None = retention_age
         self.retention_bytes = retention_bytes
         self._lock = threading.Lock()
+        self._ctx: ContextProtocol | None = None
+        self._monotonic: Callable[[], float] = time.monotonic
         self._file: IO[bytes] | None = None
         self._path: Path | None = None
-        # The current segment's window; events inside it go to self._file (or, after a
-        # failure, are dropped with self._failure until the window ends).
+        # (st_dev, st_ino) of the open segment, to tell whether its path still names it.
+        self._identity: tuple[int, int] = (0, 0)
+        # Lines written since the open segment was last found reachable: written again into
+        # a fresh segment if it turns out to have been deleted meanwhile.
+        self._unverified: list[bytes] = []
+        self._next_check = 0.0
+        # The current segment's window; events inside it go to self._file.
         self._start = 0.0
         self._end = 0.0
+        # While failing: the error every event raises until self._retry_at (monotonic).
         self._failure: SegmentWriteError | None = None
+        self._retry_at = 0.0
+        self._delay = RETRY_FIRST
+        # Whether handle/stop raised since the last event recorded, and how many events
+        # were not recorded meanwhile (for sink.recovered).
+        self._raised = False
+        self._dropped = 0
         self._pending: list[bytes] = []
-        self._ctx: ContextProtocol | None = None
         # Retention: deletions to announce once the lock is released, and which segment
         # files are known to be in this sink's own format (only those may be deleted).
         self._deleted: list[tuple[Segment, str]] = []
@@ -158,9 +208,17 @@ class JsonlSink(LegacySinkHooks):
         """The segment file currently being written, if any."""
         return self._path
 
+    @property
+    def failing(self) -> bool:
+        """True while events are being dropped (between a failure and a successful retry)."""
+        return self._failure is not None
+
     def start(self, ctx: ContextProtocol) -> None:
-        """Create ``root``. Raises ``OSError`` if it cannot be created."""
-        self._ctx = ctx  # retention reports its deletions through it
+        """Create ``root``; keep ``ctx`` for its clock (retry timing), to emit
+        ``sink.recovered`` and to announce retention's deletions. Raises ``OSError`` if
+        ``root`` cannot be created (the sink still retries when events arrive)."""
+        self._ctx = ctx
+        self._monotonic = ctx.clock.monotonic
         self.root.mkdir(parents=True, exist_ok=True)
         if self.compress:
             self._stopping.clear()
@@ -181,19 +239,26 @@ class JsonlSink(LegacySinkHooks):
 
     def _locked_handle(self, line: bytes, timestamp: float) -> None:
         with self._lock:
-            earlier_failure = None
-            if not self._start <= timestamp < self._end:
-                earlier_failure = self._switch(timestamp)
-            if self._failure is not None:
-                raise self._failure
-            if self.batch_size == 1:
+            # The usual case in one test: the open segment's window, nothing failing, no
+            # reachability check due, no recovery to announce.
+            if (
+                self._file is not None  # None while failing
+                and self.batch_size == 1
+                and self._start <= timestamp < self._end
+                and len(self._unverified) < CHECK_LINES
+                and not self._raised
+                and self._monotonic() < self._next_check
+            ):
                 self._write(line)
-            else:
-                self._pending.append(line)
-                if len(self._pending) >= self.batch_size:
-                    self._write_pending()
-            if earlier_failure is not None:
-                raise earlier_failure
+                return
+            try:
+                self._handle(line, timestamp)
+            except SegmentWriteError:
+                self._raised = True
+                raise
+            recovered = self._recovered()
+        if recovered is not None:
+            self._announce(recovered)
 
     def stop(self) -> None:
         """Write any batched lines and close the segment. Raises `SegmentWriteError`."""
@@ -211,14 +276,48 @@ class JsonlSink(LegacySinkHooks):
                 self._compress_closed(self._path)
                 self._start = self._end = 0.0
                 self._failure = None
+                self._delay = RETRY_FIRST
 
     # --- internals (called with the lock held) --------------------------------------------------
+
+    def _handle(self, line: bytes, timestamp: float) -> None:
+        earlier_failure = None
+        if not self._start <= timestamp < self._end:
+            earlier_failure = self._switch(timestamp)
+        elif self._failure is not None and self._monotonic() >= self._retry_at:
+            self._open(self._segment_path())
+        self._drop_if_failing()
+        detached = None
+        if self._file is not None and (
+            len(self._unverified) >= CHECK_LINES or self._monotonic() >= self._next_check
+        ):
+            detached = self._check_reachable()
+            self._drop_if_failing()  # the segment could not be opened afresh
+        if self.batch_size == 1:
+            self._write(line)
+        else:
+            self._pending.append(line)
+            if len(self._pending) >= self.batch_size:
+                self._write_pending()
+        if earlier_failure is not None:
+            raise earlier_failure
+        if detached is not None:
+            raise detached
+
+    def _drop_if_failing(self) -> None:
+        if self._failure is not None:
+            self._dropped += 1
+            raise self._failure
+
+    def _segment_path(self) -> Path:
+        return self.root / segment_relpath(self._start)
 
     def _switch(self, timestamp: float) -> SegmentWriteError | None:
         """Close the current segment and open the one holding ``timestamp``.
 
         Returns the error of writing the previous segment's batched lines, if that failed, so
-        the caller can raise it after recording the current event.
+        the caller can raise it after recording the current event. A new segment is always
+        tried at once, even while failing.
         """
         failure = None
         if self._pending and self._failure is None:
@@ -229,33 +328,73 @@ class JsonlSink(LegacySinkHooks):
         self._pending.clear()
         self._close()
         self._start, self._end = segment_window(timestamp, self.interval)
-        self._failure = None
-        path = self.root / segment_relpath(self._start)
-        if self._path != path:
-            self._compress_closed(self._path)
-        self._path = path
+        path = self._segment_path()
+        if self._path is not None and self._path != path:
+            self._compress_closed(self._path)  # the window it held is over
         self._apply_retention(timestamp, keep=path)
+        self._open(path)
+        return failure
+
+    def _open(self, path: Path) -> None:
+        """Open ``path`` for appending; on failure set the failure and schedule a retry."""
+        self._close()
+        self._path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Unbuffered append (one write per line); readable to check how the file ends.
             file = open(path, "a+b", buffering=0)  # noqa: SIM115 - kept open across calls
         except OSError as exc:
-            self._failure = self._failed(exc, path)
-            return failure
+            self._fail(exc, path)
+            return
         self._file = file
         try:
-            self._end_torn_line(file, path)
+            status = os.fstat(file.fileno())
+            self._identity = (status.st_dev, status.st_ino)
+            self._end_torn_line(file, status.st_size)
         except OSError as exc:
             self._close()
-            self._failure = self._failed(exc, path)
-        return failure
+            self._fail(exc, path)
+            return
+        self._failure = None
+        self._next_check = self._monotonic() + CHECK_INTERVAL
 
-    def _end_torn_line(self, file: IO[bytes], path: Path) -> None:
+    def _end_torn_line(self, file: IO[bytes], size: int) -> None:
         # A crash may have left this segment ending mid-line; appending straight after it
         # would glue the fragment to our first line and lose both.
-        size = os.fstat(file.fileno()).st_size
         if size and os.pread(file.fileno(), 1, size - 1) != b"\n":
             self._write(b"\n")
+
+    def _check_reachable(self) -> SegmentWriteError | None:
+        """If the open segment is no longer the file its path names, move to a fresh one.
+
+        Returns the error to raise once the current event is recorded (None if all is well).
+        """
+        path = self._path
+        assert path is not None
+        try:
+            status = os.stat(path)
+            reachable = (status.st_dev, status.st_ino) == self._identity
+        except OSError:
+            reachable = False
+        self._next_check = self._monotonic() + CHECK_INTERVAL
+        if reachable:
+            self._unverified.clear()
+            return None
+        lost = b"".join(self._unverified)
+        count = lost.count(b"\n")
+        self._unverified = []
+        self._open(path)
+        if self._failure is not None:
+            self._dropped += count
+            return None  # the caller raises the failure
+        if lost:
+            self._write(lost)
+        return SegmentWriteError(
+            errno.ENOENT,
+            f"the open segment was deleted or replaced; recording resumed in a new file, "
+            f"with the {count} line(s) written since the last check written again",
+            str(path),
+        )
 
     def _write_pending(self) -> None:
         data = b"".join(self._pending)
@@ -276,20 +415,46 @@ class JsonlSink(LegacySinkHooks):
             if self.fsync:
                 os.fsync(fd)
         except OSError as exc:
-            path = self._path
+            self._dropped += data.count(b"\n")
             self._close()
-            self._failure = self._failed(exc, path)
-            raise self._failure from exc
+            raise self._fail(exc, self._path) from exc
+        self._unverified.append(data)
 
-    def _failed(self, exc: OSError, path: Path) -> SegmentWriteError:
-        resume = datetime.fromtimestamp(self._end, UTC).isoformat(timespec="seconds")
-        return SegmentWriteError(
+    def _fail(self, exc: OSError, path: Path) -> SegmentWriteError:
+        """Enter (or stay in) the failing state; the error events raise until the retry."""
+        delay = self._delay
+        self._delay = min(delay * 2, RETRY_MAX)
+        self._retry_at = self._monotonic() + delay
+        self._failure = SegmentWriteError(
             exc.errno,
-            f"{exc.strerror or exc}; events until the next segment ({resume}) are not recorded",
+            f"{exc.strerror or exc}; events are not recorded until writing works again "
+            f"(next try in {delay:g} s)",
             str(path),
         )
+        return self._failure
+
+    def _recovered(self) -> SinkRecovered | None:
+        """After an event was recorded: the ``sink.recovered`` to announce, if it ends a failure."""
+        if not self._raised:
+            return None
+        self._raised = False
+        self._delay = RETRY_FIRST
+        report = SinkRecovered(sink=_label(self), path=str(self._path or ""), dropped=self._dropped)
+        self._dropped = 0
+        return report
+
+    def _announce(self, report: SinkRecovered) -> None:
+        ctx = self._ctx
+        if ctx is None:
+            logger.warning("%s records again (%d events dropped)", self, report.dropped)
+            return
+        try:
+            ctx.emit(report)
+        except Exception:  # the report is best effort; recording itself works again
+            logger.exception("%s: emitting sink.recovered failed", self)
 
     def _close(self) -> None:
+        self._unverified.clear()
         file, self._file = self._file, None
         if file is not None:
             try:
@@ -428,3 +593,8 @@ def _find_segments(root: Path) -> Iterator[Segment]:
                     start = parse_segment_path(day.name, file.name)
                     if start is not None and file.is_file(follow_symlinks=False):
                         yield Segment(start, file.stat().st_size, Path(file.path))
+
+
+def _label(sink: object) -> str:
+    """The sink's name as the runtime reports it in ``sink.error``."""
+    return getattr(sink, "name", None) or type(sink).__name__

@@ -48,7 +48,9 @@ class JsonlSource:
     without validating their data. Decoding and filtering are the codec's `EventDecoder`.
 
     A line that cannot be used — torn, not JSON, not UTF-8, longer than ``max_line_bytes``,
-    naming an unknown message, or with data that does not validate — is skipped: counted in
+    naming an unknown message, with data that does not validate, or with a time within a day
+    of year 1 or 10000 (where a segment window or a replay gap would overflow; see
+    `bussdcc_framework.codec.decode_event`) — is skipped: counted in
     `skipped`, kept in `problems` (the first ``max_problems``) and logged as a warning naming
     the file and line (the first ``max_problems`` too). A file that cannot be read is reported
     the same way with line number 0. Both are reset each time iteration starts.
