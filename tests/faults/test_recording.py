@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from bussdcc_framework.io.jsonl import JsonlSource
+from bussdcc_framework.testing import segment_lines
 from bussdcc_system_health import message as _messages  # noqa: F401 (registers the telemetry)
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ class App:
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "bussdcc_system_health"),
-                *("--port", "0", "--data-dir", str(data_dir), *extra),
+                *("--port", "0", "--data-dir", str(data_dir), "--console", *extra),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -147,10 +148,9 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float) -> floa
 def history_records(root: Path) -> list[dict[str, Any]]:
     """Every line of every segment under ``root`` that is valid JSON, in file order."""
     records = []
-    for path in sorted(root.glob("*/*.jsonl")):
-        for line in path.read_bytes().splitlines():
-            with contextlib.suppress(ValueError):
-                records.append(json.loads(line))
+    for line in segment_lines(root):
+        with contextlib.suppress(ValueError):
+            records.append(json.loads(line))
     return records
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from bussdcc_framework.testing import SocketIORecorder
+from bussdcc_framework.testing import SocketIORecorder, segment_lines
 
 HANG = 60.0
 """Real seconds after which a process that has not exited is declared hung (not a goal)."""
@@ -131,11 +131,10 @@ class App:
 
     def recorded_names(self) -> list[str]:
         names: list[str] = []
-        for segment in sorted((self.data_dir / "history").rglob("*.jsonl")):
-            for line in segment.read_text().splitlines():
-                found = re.search(r'"name":"([^"]+)"', line)
-                if found:
-                    names.append(found.group(1))
+        for line in segment_lines(self.data_dir / "history"):
+            found = re.search(rb'"name":"([^"]+)"', line)
+            if found:
+                names.append(found.group(1).decode())
         return names
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bussdcc import Runtime
 from bussdcc.event import Event
 from bussdcc.message import Message
 from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
@@ -131,7 +132,7 @@ def test_plain_segments_an_earlier_run_left_are_compressed_after_start(tmp_path:
     JsonlSink(tmp_path, interval=60).handle(at(0, 0))  # a crashed run: never stopped
     assert files(tmp_path) == ["2026-03-09/12-00-00.jsonl"]
     sink = JsonlSink(tmp_path, interval=60, compress=True)
-    sink.start(None)  # type: ignore[arg-type]  # start needs no context
+    sink.start(Runtime().ctx)
     assert sink._sweeper is not None
     sink._sweeper.join()
     assert files(tmp_path) == ["2026-03-09/12-00-00.jsonl.gz"]
@@ -175,7 +176,7 @@ def test_compressing_while_the_sink_writes_never_loses_a_line(tmp_path: Path) ->
     for n in range(300):
         crashed.handle(at(n, n))
     sink = JsonlSink(tmp_path, interval=60, compress=True)
-    sink.start(None)  # type: ignore[arg-type]
+    sink.start(Runtime().ctx)
     for n in range(300, 400):
         sink.handle(at(n, n))
     sink.stop()

@@ -21,9 +21,13 @@ of this module works without it.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import bussdcc
@@ -38,6 +42,7 @@ __all__ = [
     "ReplayTrace",
     "SocketIORecorder",
     "running",
+    "segment_lines",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -368,3 +373,21 @@ class SocketIORecorder(_Waitable):
 
     def __exit__(self, *exc_info: object) -> None:
         self.disconnect()
+
+
+def segment_lines(root: str | os.PathLike[str]) -> list[bytes]:
+    """Every line of every JSONL segment under ``root`` (``YYYY-MM-DD/HH-MM-SS.jsonl``, plain
+    or gzip-compressed as a sink with ``compress=True`` leaves them), in segment order, as
+    raw bytes: a test sees torn or invalid lines exactly as written. A compressed segment cut
+    short yields the lines before the break."""
+    lines: list[bytes] = []
+    for path in sorted(Path(root).glob("*/*.jsonl*"), key=lambda p: (p.parent.name, p.name)):
+        if path.suffix == ".gz":
+            data = b""
+            with gzip.open(path, "rb") as file, contextlib.suppress(EOFError, OSError):
+                while chunk := file.read(1 << 16):
+                    data += chunk
+        else:
+            data = path.read_bytes()
+        lines.extend(data.splitlines())
+    return lines
