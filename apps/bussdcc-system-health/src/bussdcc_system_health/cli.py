@@ -22,6 +22,14 @@ from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
 from .history.command import add_history_parser, run_history
+from .interfaces.access import (
+    Access,
+    dashboard_access,
+    dashboard_url,
+    read_dashboard_token,
+    rotate_dashboard_token,
+    token_path,
+)
 from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
 from .recording import HistoryUnwritable, history_root
 from .service_unit import (
@@ -102,6 +110,24 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help=f"where history lives (./{defaults.DATA_DIR})",
     )
     parser.add_argument("--quiet", action="store_true", help="no JSON event lines on stdout")
+    _add_access(parser)
+
+
+def _add_access(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve beyond loopback without the token (anyone who reaches the port can read "
+        "this machine's health); said on every start",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the dashboard answers to besides this machine's own names and "
+        "addresses (e.g. a DNS alias or a reverse proxy's name); repeatable",
+    )
 
 
 def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
@@ -138,7 +164,7 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a status must last before it is notified (default 60)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service}")
+    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service,token}")
     replay = sub.add_parser("replay", help="play recorded history into the dashboard")
     _add_common(replay)
     replay.add_argument(
@@ -149,7 +175,34 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     )
     _add_service_command(sub)
     add_history_parser(sub)
+    _add_token_command(sub)
     return parser
+
+
+def _add_token_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = sub.add_parser(
+        "token",
+        help="print the dashboard's access token (or --rotate it)",
+        description="Print the URL that opens the dashboard with its token (needed when it is "
+        "served beyond loopback), or make a new token with --rotate.",
+    )
+    token.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.DATA_DIR,
+        help=f"where the token lives (./{defaults.DATA_DIR})",
+    )
+    token.add_argument(
+        "--host", default=None, help="the dashboard's address, for the URL (this machine's)"
+    )
+    token.add_argument(
+        "--port", type=_port, default=defaults.DASHBOARD_PORT, help="the dashboard's port"
+    )
+    token.add_argument(
+        "--rotate",
+        action="store_true",
+        help="replace the token; the old one works until the app restarts",
+    )
 
 
 def _add_service_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -204,7 +257,68 @@ def _boot_error(exc: BootError) -> str:
     return str(exc)
 
 
+def _access(args: argparse.Namespace) -> Access:
+    """The dashboard's protection for ``args`` (see `interfaces.access`); announces it."""
+    access = dashboard_access(args.host, args.data_dir, auth=not args.no_auth)
+    if access.disabled:
+        print(
+            f"{PROG}: warning: authentication is off (--no-auth): anyone who can reach "
+            f"port {args.port} can read this machine's health",
+            file=sys.stderr,
+            flush=True,
+        )
+    return access
+
+
+def _announce(access: Access, host: str, port: int, where: str) -> None:
+    if access.token is None:
+        url = dashboard_url(host, port)
+        print(f"{PROG} {__version__}: dashboard at {url} ({where})", file=sys.stderr, flush=True)
+    elif access.created:
+        url = dashboard_url(host, port, access.token)
+        print(
+            f"{PROG} {__version__}: dashboard at {url} ({where})\n"
+            f"  open that URL once in each browser; the token is kept in {access.path} "
+            f"(`{PROG} token` prints it again)",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        url = dashboard_url(host, port)
+        print(
+            f"{PROG} {__version__}: dashboard at {url} ({where}; token required: "
+            f"`{PROG} token` prints the URL with it)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _token(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    if args.rotate:
+        token = rotate_dashboard_token(data_dir)
+        print(
+            f"{PROG}: new token in {token_path(data_dir)}; restart the app for it to replace "
+            "the old one",
+            file=sys.stderr,
+        )
+    else:
+        found = read_dashboard_token(data_dir)
+        if found is None:
+            return _fail(
+                f"no token in {token_path(data_dir)} yet: it is made when the app first "
+                "serves beyond loopback (or make one with --rotate)"
+            )
+        token = found
+    print(dashboard_url(args.host or "0.0.0.0", args.port, token))
+    return 0
+
+
 def _run_live(args: argparse.Namespace) -> int:
+    try:
+        access = _access(args)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot use the dashboard token: {exc}")
     options = AppOptions(
         host=args.host,
         port=args.port,
@@ -215,6 +329,8 @@ def _run_live(args: argparse.Namespace) -> int:
         retention=args.retention,
         notify=tuple(args.notify),
         notify_after=args.notify_after,
+        token=access.token,
+        allowed_hosts=tuple(args.allowed_host),
     )
     try:
         rt, web = build_live_runtime(options)
@@ -227,7 +343,7 @@ def _run_live(args: argparse.Namespace) -> int:
     except BootError as exc:
         return _fail(_boot_error(exc))
     where = f"history in {history_root(options.data_dir)}" if options.record else "not recording"
-    print(f"{PROG} {__version__}: dashboard at {web.url} ({where})", file=sys.stderr, flush=True)
+    _announce(access, options.host, web.port, where)
     rt.run()  # returns after SIGINT/SIGTERM have shut everything down
     return 0
 
@@ -236,18 +352,24 @@ def _run_replay(args: argparse.Namespace) -> int:
     source_path = args.source or history_root(args.data_dir)
     if not source_path.exists():
         return _fail(f"no recorded history at {source_path}")
-    options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=args.quiet)
+    try:
+        access = _access(args)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot use the dashboard token: {exc}")
+    options = AppOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        quiet=args.quiet,
+        token=access.token,
+        allowed_hosts=tuple(args.allowed_host),
+    )
     source = JsonlSource(source_path)
     rt, _web = build_replay_runtime(options, args.speed, source)
     # A replay runs in this thread; a signal only asks it to stop.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: threading.Thread(target=rt.shutdown).start())
-    print(
-        f"{PROG} {__version__}: replaying {source_path} at speed {args.speed:g}; "
-        f"dashboard at http://{args.host}:{args.port}",
-        file=sys.stderr,
-        flush=True,
-    )
+    _announce(access, args.host, args.port, f"replaying {source_path} at speed {args.speed:g}")
     try:
         rt.run()
     except BootError as exc:
@@ -328,6 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(str(exc))
     if args.command == "history":
         return run_history(args)
+    if args.command == "token":
+        try:
+            return _token(args)
+        except (OSError, ValueError) as exc:
+            return _fail(str(exc))
     return _run_live(args)
 
 
