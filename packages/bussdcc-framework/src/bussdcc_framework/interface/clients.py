@@ -146,7 +146,10 @@ class ClientGuard:
             # A WebSocket-only client opens its session inside the handshake request.
             tcp = environ.get("werkzeug.socket")
             if _is_websocket(environ) and isinstance(tcp, socket.socket):
-                environ[_EIO_SID] = eio_sid
+                # Flask-SocketIO copies the environ: the list is what `wrap` put there.
+                noted = environ.get(_EIO_SID)
+                if isinstance(noted, list):
+                    noted.append(eio_sid)
                 with self._lock:
                     self._tcp[eio_sid] = tcp
             return result
@@ -212,18 +215,26 @@ class ClientGuard:
             if upgrading and isinstance(tcp, socket.socket):
                 with self._lock:
                     self._tcp[upgrading] = tcp
+            opened: list[str] = []
+            environ[_EIO_SID] = opened
             try:
                 return app(environ, start_response)
             except ConnectionError:
                 raise  # how the WebSocket ends normally under Werkzeug
             except Exception as exc:
-                eio_sid = upgrading or environ.get(_EIO_SID) or "?"
+                eio_sid = upgrading or (opened[0] if opened else "?")
                 self._protocol_error(eio_sid, exc, environ)
+                # Engine.IO left the session open and its writer thread running: close it,
+                # give the writer a moment to send its close frame, then cut the connection
+                # (Werkzeug closes the socket when this returns; a writer still sending
+                # then would fail with a traceback of its own).
                 self._close(eio_sid)
+                time.sleep(_CUT_GRACE)
+                _shutdown(tcp if isinstance(tcp, socket.socket) else None, socket.SHUT_RDWR)
                 # Werkzeug treats ConnectionError as a dropped connection: no traceback.
                 raise ConnectionError("WebSocket closed after a protocol error") from exc
             finally:
-                eio_sid = upgrading or environ.get(_EIO_SID)
+                eio_sid = upgrading or (opened[0] if opened else None)
                 if eio_sid:
                     with self._lock:
                         if self._tcp.get(eio_sid) is tcp:
@@ -258,6 +269,15 @@ class ClientGuard:
             self.drop(eio_sid)
             return False
         return True
+
+    def handler_failed(self, sid: str, exc: BaseException, namespace: str = "/") -> None:
+        """Report that a Socket.IO event handler failed on what client ``sid`` sent: one
+        WARNING line the first time for that client, the traceback at DEBUG."""
+        try:
+            eio_sid = self.server.manager.eio_sid_from_sid(sid, namespace) or sid
+        except Exception:
+            eio_sid = sid
+        self._protocol_error(str(eio_sid), exc)
 
     def drop(self, eio_sid: str) -> None:
         """Disconnect Engine.IO client ``eio_sid`` now and cut its TCP connection."""

@@ -478,15 +478,22 @@ class WebInterface(Interface):
             with self._clients_lock:
                 self._clients.discard(str(request.sid))  # type: ignore[attr-defined]
 
-        def on_resync(data: Any = None) -> None:
+        def on_resync(*data: Any) -> None:
             # A client asking again and again without reading would queue snapshot after
             # snapshot: past its backlog it is dropped instead.
             if self._guard is None or self._guard.admits(str(request.sid)):  # type: ignore[attr-defined]
                 socketio_emit("snapshot", self.snapshot())
 
+        def on_error(exc: BaseException) -> None:
+            # A handler that fails on what a client sent (wrong arguments, bad data) would
+            # otherwise print a traceback per message: one line per client instead.
+            if self._guard is not None:
+                self._guard.handler_failed(str(request.sid), exc)  # type: ignore[attr-defined]
+
         socketio.on_event("connect", on_connect)
         socketio.on_event("disconnect", on_disconnect)
         socketio.on_event("resync", on_resync)
+        socketio.on_error_default(on_error)
 
 
 def _close_clients(socketio: SocketIO) -> None:
