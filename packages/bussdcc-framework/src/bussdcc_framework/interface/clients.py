@@ -57,7 +57,8 @@ class ProtocolLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     Their ``exception()`` calls (a handler error, a malformed polling payload) become one
     WARNING line naming the exception the first time a message is seen, DEBUG afterwards,
-    with the traceback at DEBUG only; ``error``/``warning`` become WARNING, ``info`` DEBUG.
+    with the traceback at DEBUG only; ``error``/``warning`` are WARNING the first time a
+    message is seen and DEBUG afterwards; ``info`` is DEBUG.
     A client can then not fill the log (or a journal) by repeating a bad packet.
     """
 
@@ -83,7 +84,10 @@ class ProtocolLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.log(logging.DEBUG, msg, *args, exc_info=True)
 
     def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
-        self.log(logging.WARNING, msg, *args)
+        self.log(logging.WARNING if self._first(str(msg)) else logging.DEBUG, msg, *args)
+
+    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.WARNING if self._first(str(msg)) else logging.DEBUG, msg, *args)
 
     def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
         self.log(logging.DEBUG, msg, *args)

@@ -143,7 +143,7 @@ class WebInterface(Interface):
         token: str | None = None,
         content_security_policy: str | None = DEFAULT_CSP,
         request_timeout: float = 10.0,
-        client_backlog: int = 64,
+        client_backlog: int = 16,
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError(f"host must be a non-empty string, got {host!r}")
