@@ -3,6 +3,7 @@ cache, stuck clients, connection churn and malformed packets (issue 11, items 4,
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 import websocket
-from jinja2.bccache import BytecodeCache, Bucket, bc_magic
+from jinja2.bccache import Bucket, BytecodeCache, bc_magic
 
 from bussdcc_framework.testing import DEFAULT_TIMEOUT, StuckClient
 
@@ -35,8 +36,17 @@ class App:
 
     def __init__(self, data_dir: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bussdcc_system_health", "--port", "0", "--quiet"]
-            + ["--data-dir", str(data_dir), *args],
+            [
+                sys.executable,
+                "-m",
+                "bussdcc_system_health",
+                "--port",
+                "0",
+                "--quiet",
+                "--data-dir",
+                str(data_dir),
+                *args,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -113,7 +123,7 @@ def test_a_planted_template_cache_file_never_runs(tmp_path: Path, apps: list[App
     # The plant is live: Jinja's own loader runs it (checked here, in the test, on a copy).
     probe = Bucket(None, "probe", "checksum")  # type: ignore[arg-type]
     live_marker = tmp_path / "probe-ran"
-    probe.load_bytecode(_bytes_io(bc_magic + pickle.dumps(Plant(live_marker), 2)))
+    probe.load_bytecode(io.BytesIO(bc_magic + pickle.dumps(Plant(live_marker), 2)))
     assert live_marker.exists()
 
     app = App(tmp_path)
@@ -123,12 +133,6 @@ def test_a_planted_template_cache_file_never_runs(tmp_path: Path, apps: list[App
         assert b"System Health" in page.read()
     assert app.stop() == 0, app.text()
     assert not marker.exists(), "a file from the data directory was executed"
-
-
-def _bytes_io(data: bytes) -> object:
-    import io
-
-    return io.BytesIO(data)
 
 
 def test_stuck_clients_leave_server_memory_bounded(tmp_path: Path, apps: list[App]) -> None:

@@ -21,9 +21,9 @@ would dominate the figures; ``--console`` also measures a run with the console o
 /dev/null). Each configuration runs twice on the same data dir: the first start and a restart
 (with the first run's history and rollups already there), the way a device that runs for
 months meets every later start. Templates are compiled in memory on each start (nothing
-compiled is kept in the data dir: it would be code loaded from a writable place). The app is stopped with SIGTERM and
-must exit 0. The exit code is 0 whatever the verdicts: the figures are for humans on a
-possibly busy machine.
+compiled is kept in the data dir: it would be code loaded from a writable place). The app
+is stopped with SIGTERM and must exit 0. The exit code is 0 whatever the verdicts: the
+figures are for humans on a possibly busy machine.
 """
 
 from __future__ import annotations

@@ -179,8 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     growth = (end_rss - start_rss) / 1e6
     peak = max(rss for _, rss, _ in samples) / 1e6
     p50, p95, p99 = (_percentile(normal.latencies, q) * 1000 for q in (0.5, 0.95, 0.99))
-    print(f"window: {args.seconds:g} s after {args.warmup:g} s warm-up; samples every {args.sample:g} s")
-    print(f"RSS: {start_rss / 1e6:.1f} MB at start, {end_rss / 1e6:.1f} MB at end, peak {peak:.1f} MB")
+    print(
+        f"window: {args.seconds:g} s after {args.warmup:g} s warm-up; "
+        f"samples every {args.sample:g} s"
+    )
+    print(
+        f"RSS: {start_rss / 1e6:.1f} MB at start, {end_rss / 1e6:.1f} MB at end, peak {peak:.1f} MB"
+    )
     verdict = "ok" if growth <= RSS_BUDGET_MB else "FAIL"
     print(f"RSS growth: {growth:+.2f} MB (budget <= {RSS_BUDGET_MB:g} MB) {verdict}")
     print(f"threads: max {max(t for _, _, t in samples)}, at end {samples[-1][2]}")

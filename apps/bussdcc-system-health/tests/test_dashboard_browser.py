@@ -258,9 +258,10 @@ def test_the_dashboard_runs_under_its_content_security_policy(
     assert page.errors == []
 
 
-def test_the_token_url_logs_a_browser_in_with_an_http_only_cookie(page: Page, telemetry: Any) -> None:
+def test_the_token_url_logs_a_browser_in_with_an_http_only_cookie(
+    page: Page, telemetry: Any
+) -> None:
     from bussdcc import Runtime
-
     from bussdcc_system_health.interfaces import SystemWebInterface
     from bussdcc_system_health.processes import HealthProcess, SystemProcess
 
@@ -281,7 +282,7 @@ def test_the_token_url_logs_a_browser_in_with_an_http_only_cookie(page: Page, te
         assert page.page.evaluate("document.cookie") == ""  # HttpOnly: no script sees it
         assert page.errors == []
         # Without the cookie, nothing is served.
-        fresh = page.page.context.browser.new_page()  # type: ignore[union-attr]
+        fresh = page.page.context.browser.new_page()
         try:
             response = fresh.goto(web.url)
             assert response is not None and response.status == 401

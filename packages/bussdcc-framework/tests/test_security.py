@@ -268,7 +268,10 @@ def test_a_request_with_the_token_reaches_the_app_with_safe_headers() -> None:
 
 def test_opening_the_token_url_sets_the_cookie_and_drops_the_token_from_the_url() -> None:
     called, _ = call(
-        GUARDED, HTTP_HOST="localhost:8086", PATH_INFO="/api/state", QUERY_STRING=f"a=1&token={TOKEN}"
+        GUARDED,
+        HTTP_HOST="localhost:8086",
+        PATH_INFO="/api/state",
+        QUERY_STRING=f"a=1&token={TOKEN}",
     )
     assert called.status == "303 See Other"
     assert called.headers["Location"] == "/api/state?a=1"

@@ -65,7 +65,12 @@ def request(
 
 
 def test_without_the_token_every_way_in_is_401_without_detail(guarded: Api) -> None:
-    for path in ("/api/thing", "/", "/bussdcc/static/live.js", "/socket.io/?EIO=4&transport=polling"):
+    for path in (
+        "/api/thing",
+        "/",
+        "/bussdcc/static/live.js",
+        "/socket.io/?EIO=4&transport=polling",
+    ):
         response = request(guarded, path)
         assert response.status == 401, path
         assert response.getheader("Content-Length") == str(len("Unauthorized\n"))

@@ -440,7 +440,9 @@ class StuckClient:
             # One byte at a time: nothing past the handshake is read (not even the OPEN).
             chunk = sock.recv(1)
             if not chunk:
-                raise OSError(f"the server closed the connection during the handshake: {response!r}")
+                raise OSError(
+                    f"the server closed the connection during the handshake: {response!r}"
+                )
             response += chunk
         self.response = response
         self.status = int(response.split(b" ", 2)[1])

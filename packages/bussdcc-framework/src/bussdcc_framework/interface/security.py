@@ -269,7 +269,9 @@ class TokenCheck:
         if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
             raise ValueError("token must be at least 16 printable ASCII characters, no spaces")
         if not cookie or not all(c.isalnum() or c in "_-" for c in cookie):
-            raise ValueError(f"cookie must be a cookie name (letters, digits, _ and -), got {cookie!r}")
+            raise ValueError(
+                f"cookie must be a cookie name (letters, digits, _ and -), got {cookie!r}"
+            )
         self._token = token.encode("ascii")
         self.cookie = cookie
 
@@ -281,7 +283,7 @@ class TokenCheck:
 
     def request_token(self, environ: dict[str, Any]) -> str | None:
         """The token a request presents: the Bearer credentials, else the cookie."""
-        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()
@@ -294,7 +296,7 @@ class TokenCheck:
         except CookieError:
             return None
         morsel = cookies.get(self.cookie)
-        return morsel.value if morsel is not None else None
+        return str(morsel.value) if morsel is not None else None
 
     def authorizes(self, environ: dict[str, Any]) -> bool:
         """Whether the request presents the token (header or cookie)."""
@@ -375,7 +377,9 @@ class AccessGuard:
         pairs = parse_qsl(query, keep_blank_values=True)
         given = [value for key, value in pairs if key == "token"]
         if len(given) != 1 or not self.token.matches(given[0]):
-            return self._refuse(start_response, "401 Unauthorized", [("WWW-Authenticate", "Bearer")])
+            return self._refuse(
+                start_response, "401 Unauthorized", [("WWW-Authenticate", "Bearer")]
+            )
         rest = urlencode([(key, value) for key, value in pairs if key != "token"])
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "") or "/"
         location = path + (f"?{rest}" if rest else "")

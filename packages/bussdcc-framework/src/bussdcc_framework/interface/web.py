@@ -352,7 +352,9 @@ class WebInterface(Interface):
             # Outermost: every request, Socket.IO's included, passes the access checks.
             app.wsgi_app = AccessGuard(  # type: ignore[method-assign]
                 self._guard.wrap(app.wsgi_app),
-                hosts=None if "*" in self.allowed_hosts else HostAllowList(self.host, self.allowed_hosts),
+                hosts=None
+                if "*" in self.allowed_hosts
+                else HostAllowList(self.host, self.allowed_hosts),
                 token=None if self.token is None else TokenCheck(self.token, self.token_cookie),
                 csp=self.content_security_policy,
                 origins=self.cors_allowed_origins or (),
