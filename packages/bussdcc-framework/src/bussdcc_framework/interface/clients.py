@@ -45,8 +45,9 @@ log = logging.getLogger("bussdcc_framework.web")
 _EIO_SID = "bussdcc.eio_sid"
 """Where the WSGI environ of a WebSocket handshake notes the Engine.IO session it opened."""
 
-_CUT_GRACE = 0.5
-"""Seconds between an ended WebSocket's disconnect and the shutdown of its connection."""
+_CUT_GRACE = 0.2
+"""Seconds between an ended WebSocket's disconnect and the shutdown of its connection's
+sending side, and again until its reading side."""
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -128,7 +129,7 @@ class ClientGuard:
         self._lock = threading.Lock()
         self._wake = threading.Condition()
         """Notified at every disconnect (ping timers) and cut request (the cutter)."""
-        self._to_cut: list[tuple[float, socket.socket]] = []
+        self._to_cut: list[tuple[float, socket.socket, int]] = []
         self._cutter: threading.Thread | None = None
         self._closed = False
         self._local = threading.local()
@@ -230,11 +231,13 @@ class ClientGuard:
                 self._protocol_error(eio_sid, exc, environ)
                 # Engine.IO left the session open and its writer thread running: close it,
                 # give the writer a moment to send its close frame, then cut the connection
-                # (Werkzeug closes the socket when this returns; a writer still sending
-                # then would fail with a traceback of its own).
+                # in two steps (Werkzeug closes the socket when this returns; a writer still
+                # sending then would fail with a traceback of its own).
                 self._close(eio_sid)
-                time.sleep(_CUT_GRACE)
-                _shutdown(tcp if isinstance(tcp, socket.socket) else None, socket.SHUT_RDWR)
+                cut = tcp if isinstance(tcp, socket.socket) else None
+                for how in (socket.SHUT_WR, socket.SHUT_RDWR):  # as in _cut_later
+                    time.sleep(_CUT_GRACE)
+                    _shutdown(cut, how)
                 # Werkzeug treats ConnectionError as a dropped connection: no traceback.
                 raise ConnectionError("WebSocket closed after a protocol error") from exc
             finally:
@@ -292,34 +295,36 @@ class ClientGuard:
             self.name,
             self.backlog,
         )
-        with self._lock:
-            tcp = self._tcp.get(eio_sid)
-        # The sending side first: the client's writer thread may be blocked sending to it.
-        _shutdown(tcp, socket.SHUT_WR)
+        # Closing the session wakes its writer thread (to send a close frame and end); its
+        # disconnect schedules the cut that unblocks a writer stuck sending (see _cut_later).
         self._close(eio_sid)
 
     def close(self) -> None:
-        """Cut the connections of every ended client when due (at most `_CUT_GRACE` from
-        now: what was queued for them is still written meanwhile) and end the cutter."""
+        """Cut the connections of every ended client when due (at most twice `_CUT_GRACE`
+        from now: what was queued for them is still written meanwhile) and end the cutter."""
         with self._wake:
             self._closed = True
             self._wake.notify_all()
             cutter = self._cutter
         if cutter is not None and cutter is not threading.current_thread():
-            cutter.join(_CUT_GRACE + 5)
+            cutter.join(2 * _CUT_GRACE + 5)
 
     # -- internals -------------------------------------------------------------------------
 
     def _cut_later(self, tcp: socket.socket) -> None:
-        # The reading side of an ended WebSocket is shut a moment after its disconnect: the
-        # threads waiting for the client's next frame then return (a vanished client sends
-        # none), and by then the writer thread has sent its close frame -- shutting reads
-        # at once would let the reader close the socket under the writer's last send.
+        # An ended WebSocket's connection is cut in two steps after its disconnect. First the
+        # sending side: a writer thread still blocked sending to a client that does not read
+        # gets an error and ends (a writer that was not blocked has sent its close frame by
+        # then). Then the reading side: the threads waiting for the client's next frame
+        # return (a vanished client sends none). In one step, or at once, the reader could
+        # close the socket under the writer's last send (a traceback from Engine.IO).
         with self._wake:
             if self._closed and self._cutter is None:
                 _shutdown(tcp, socket.SHUT_RDWR)
                 return
-            self._to_cut.append((time.monotonic() + _CUT_GRACE, tcp))
+            now = time.monotonic()
+            self._to_cut.append((now + _CUT_GRACE, tcp, socket.SHUT_WR))
+            self._to_cut.append((now + 2 * _CUT_GRACE, tcp, socket.SHUT_RDWR))
             if self._cutter is None:
                 self._cutter = threading.Thread(
                     target=self._cut_loop, name=f"{self.name}-cutter", daemon=True
@@ -331,12 +336,12 @@ class ClientGuard:
         with self._wake:
             while self._to_cut or not self._closed:
                 now = time.monotonic()
-                due = [tcp for when, tcp in self._to_cut if when <= now]
-                self._to_cut = [(when, tcp) for when, tcp in self._to_cut if when > now]
-                for tcp in due:
-                    _shutdown(tcp, socket.SHUT_RDWR)
+                due = [(tcp, how) for when, tcp, how in self._to_cut if when <= now]
+                self._to_cut = [entry for entry in self._to_cut if entry[0] > now]
+                for tcp, how in due:
+                    _shutdown(tcp, how)
                 if self._to_cut:
-                    self._wake.wait(min(when for when, _ in self._to_cut) - now)
+                    self._wake.wait(min(entry[0] for entry in self._to_cut) - now)
                 elif not self._closed:
                     self._wake.wait()
             self._cutter = None  # under the lock: a later cut is done at once (see _cut_later)
