@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bussdcc import BootError
 
     from .fleet.node import NodeOptions
+    from .interfaces.access import Access
 
 __all__ = ["main", "parse_args"]
 
@@ -140,6 +141,21 @@ def _add_common(parser: argparse.ArgumentParser, *, repeated: bool = False) -> N
         default=default(False),
         help="JSON event lines on stdout even when it is not a terminal (a pipe, journald)",
     )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=default(False),
+        help="serve beyond loopback without the token (anyone who reaches the port can read "
+        "this machine's health); said on every start",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=default([]),
+        metavar="NAME",
+        help="a host name the dashboard answers to besides this machine's own names and "
+        "addresses (e.g. a DNS alias or a reverse proxy's name); repeatable",
+    )
 
 
 def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
@@ -183,7 +199,7 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
         help="how long a status must last before it is notified (default 60)",
     )
     _add_fleet_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service,hub}")
+    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service,hub,token}")
     replay = sub.add_parser("replay", help="play recorded history into the dashboard")
     _add_common(replay, repeated=True)
     replay.add_argument(
@@ -203,7 +219,34 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     _add_service_command(sub)
     add_history_parser(sub)
     _add_hub_command(sub)
+    _add_token_command(sub)
     return parser
+
+
+def _add_token_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = sub.add_parser(
+        "token",
+        help="print the dashboard's access token (or --rotate it)",
+        description="Print the URL that opens the dashboard with its token (needed when it is "
+        "served beyond loopback), or make a new token with --rotate.",
+    )
+    token.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.DATA_DIR,
+        help=f"where the token lives (./{defaults.DATA_DIR})",
+    )
+    token.add_argument(
+        "--host", default=None, help="the dashboard's address, for the URL (this machine's)"
+    )
+    token.add_argument(
+        "--port", type=_port, default=defaults.DASHBOARD_PORT, help="the dashboard's port"
+    )
+    token.add_argument(
+        "--rotate",
+        action="store_true",
+        help="replace the token; the old one works until the app restarts",
+    )
 
 
 def _add_fleet_options(parser: argparse.ArgumentParser) -> None:
@@ -391,6 +434,74 @@ def _boot_error(exc: BootError) -> str:
     return str(exc)
 
 
+def _access(args: argparse.Namespace) -> Access:
+    """The dashboard's protection for ``args`` (see `interfaces.access`)."""
+    from .interfaces.access import dashboard_access
+
+    return dashboard_access(args.host, args.data_dir, auth=not args.no_auth)
+
+
+def _announce(access: Access, host: str, port: int, where: str) -> None:
+    """The first lines a person reads: where the dashboard is, and how to get in."""
+    from .interfaces.access import dashboard_url
+
+    if access.token is None:
+        url = dashboard_url(host, port)
+        print(f"{PROG} {__version__}: dashboard at {url} ({where})", file=sys.stderr, flush=True)
+    elif access.created:
+        url = dashboard_url(host, port, access.token)
+        print(
+            f"{PROG} {__version__}: dashboard at {url} ({where})\n"
+            f"  open that URL once in each browser; the token is kept in {access.path} "
+            f"(`{PROG} token` prints it again)",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        url = dashboard_url(host, port)
+        print(
+            f"{PROG} {__version__}: dashboard at {url} ({where}; token required: "
+            f"`{PROG} token` prints the URL with it)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if access.disabled:
+        print(
+            f"{PROG}: warning: authentication is off (--no-auth): anyone who can reach "
+            f"port {port} can read this machine's health",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .interfaces.access import (
+        dashboard_url,
+        read_dashboard_token,
+        rotate_dashboard_token,
+        token_path,
+    )
+
+    data_dir: Path = args.data_dir
+    if args.rotate:
+        token = rotate_dashboard_token(data_dir)
+        print(
+            f"{PROG}: new token in {token_path(data_dir)}; restart the app for it to replace "
+            "the old one",
+            file=sys.stderr,
+        )
+    else:
+        found = read_dashboard_token(data_dir)
+        if found is None:
+            return _fail(
+                f"no token in {token_path(data_dir)} yet: it is made when the app first "
+                "serves beyond loopback (or make one with --rotate)"
+            )
+        token = found
+    print(dashboard_url(args.host or "0.0.0.0", args.port, token))
+    return 0
+
+
 def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
     from bussdcc import BootError
 
@@ -402,6 +513,10 @@ def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
         fleet = _fleet_options(args)
     except (TypeError, ValueError) as exc:
         return _fail(str(exc))
+    try:
+        access = _access(args)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot use the dashboard token: {exc}")
     options = AppOptions(
         host=args.host,
         port=args.port,
@@ -413,6 +528,8 @@ def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
         notify=tuple(args.notify),
         notify_after=args.notify_after,
         fleet=fleet,
+        token=access.token,
+        allowed_hosts=tuple(args.allowed_host),
     )
     # What boot logs waits until the dashboard's address is printed: the line people look for.
     held = logs.configure()
@@ -437,7 +554,7 @@ def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
         # Landed after the check above but before boot installed the runtime's own handling.
         rt.shutdown(f"signal {late.name}")
     where = f"history in {history_root(options.data_dir)}" if options.record else "not recording"
-    print(f"{PROG} {__version__}: dashboard at {web.url} ({where})", file=sys.stderr, flush=True)
+    _announce(access, options.host, web.port, where)
     held.release()
     rt.run()  # returns after SIGINT/SIGTERM have shut everything down
     return 0
@@ -455,7 +572,18 @@ def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
     source_path = args.source or history_root(args.data_dir)
     if not source_path.exists():
         return _fail(f"no recorded history at {source_path}")
-    options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=_quiet(args))
+    try:
+        access = _access(args)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot use the dashboard token: {exc}")
+    options = AppOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        quiet=_quiet(args),
+        token=access.token,
+        allowed_hosts=tuple(args.allowed_host),
+    )
     # Reads 0.22 segments too, through the explicit table in `legacy` (nothing imported).
     source = HistorySource(source_path)
     rt, _web = build_replay_runtime(options, args.speed, source, max_gap=args.max_gap)
@@ -470,12 +598,7 @@ def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    print(
-        f"{PROG} {__version__}: replaying {source_path} at speed {args.speed:g}; "
-        f"dashboard at http://{args.host}:{args.port}",
-        file=sys.stderr,
-        flush=True,
-    )
+    _announce(access, args.host, args.port, f"replaying {source_path} at speed {args.speed:g}")
     try:
         rt.run()
     except BootError as exc:
@@ -633,6 +756,12 @@ def _main(argv: Sequence[str] | None, early: _EarlySignals) -> int:
         return run_history(args)
     if args.command == "hub":
         return _run_hub(args, early)
+    if args.command == "token":
+        early.restore()
+        try:
+            return _token(args)
+        except (OSError, ValueError) as exc:
+            return _fail(str(exc))
     return _run_live(args, early)
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "chart_view",
     "known_health",
     "render_views",
+    "width_class",
 ]
 
 MISSING = "\u2013"
@@ -164,7 +165,17 @@ def fmt_stamp(value: Any) -> str:
     return value[:19].replace("T", " ") if isinstance(value, str) and len(value) >= 19 else MISSING
 
 
+def width_class(value: Any) -> str:
+    """``w-pct-N``: the stylesheet class that makes a bar ``N`` % wide (``value`` rounded and
+    clamped to 0-100; 0 for anything not a number). Classes, not ``style`` attributes: the
+    Content-Security-Policy forbids inline styles, in the page and in pushed views alike."""
+    if not _number(value) or value != value:  # NaN
+        return "w-pct-0"
+    return f"w-pct-{min(100, max(0, round(value)))}"
+
+
 FILTERS = {
+    "width_class": width_class,
     "bytes": fmt_bytes,
     "rate": fmt_rate,
     "pct": fmt_pct,
