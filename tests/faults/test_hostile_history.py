@@ -134,4 +134,5 @@ def test_input_without_a_readable_event_exits_1_with_one_clear_line(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last == f"bussdcc-system-health: error: no readable event in {source}: nothing to replay"
+    expected = f"no readable event in {source}: nothing readable to replay"
+    assert last == f"bussdcc-system-health: error: {expected}"

@@ -253,7 +253,7 @@ def test_replay_of_input_without_a_readable_event_exits_1_saying_so(
     app = App("replay", "--speed", "0", "--port", "0", "--quiet", str(source))
     assert app.finish(STARTUP_TIMEOUT) == 1
     err = "".join(app.stderr)
-    assert f"error: no readable event in {source}: nothing to replay" in err
+    assert f"error: no readable event in {source}: nothing readable to replay" in err
     assert "Traceback" not in err
 
 

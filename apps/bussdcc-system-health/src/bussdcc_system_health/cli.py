@@ -606,7 +606,7 @@ def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
     if source.skipped:
         print(f"{PROG}: skipped {source.skipped} unreadable line(s)", file=sys.stderr)
     if not rt.replayed and not stopped.is_set():
-        return _fail(f"no readable event in {source_path}: nothing to replay")
+        return _fail(f"no readable event in {source_path}: nothing readable to replay")
     print(f"{PROG}: replayed {rt.replayed} events", file=sys.stderr)
     return 0
 
