@@ -11,21 +11,25 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from bussdcc import BootError
 from bussdcc_framework.io.jsonl import JsonlSource
+from bussdcc_framework.runtime import ReplayRuntime
 
 from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
 from .fleet.node import NodeOptions
 from .history.command import add_history_parser, run_history
+from .interfaces import SystemWebInterface
 from .legacy import HistorySource
 from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
 from .recording import HistoryUnwritable, history_root
+from .replay_control import ProgressLine, ReplayControl, recording_span
 from .service_unit import (
     SERVICE_NAME,
     SYSTEM_UNIT_DIR,
@@ -155,6 +159,11 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     _add_common(replay, repeated=True)
     replay.add_argument(
         "--speed", type=_speed, default=1.0, help="1 = as recorded, 10 = ten times faster, 0 = max"
+    )
+    replay.add_argument(
+        "--loop",
+        action="store_true",
+        help="replay again from the start when the end is reached, until stopped",
     )
     replay.add_argument(
         "source", nargs="?", type=Path, help="a history folder or .jsonl file (<data-dir>/history)"
@@ -368,27 +377,45 @@ def _run_replay(args: argparse.Namespace) -> int:
     source_path = args.source or history_root(args.data_dir)
     if not source_path.exists():
         return _fail(f"no recorded history at {source_path}")
-    options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=args.quiet)
     # Reads 0.22 segments too, through the explicit table in `legacy` (nothing imported).
     source = HistorySource(source_path)
-    rt, _web = build_replay_runtime(options, args.speed, source)
+    options = AppOptions(host=args.host, port=args.port, data_dir=args.data_dir, quiet=args.quiet)
+    webs: list[SystemWebInterface] = []
+
+    def build(speed: float) -> ReplayRuntime:
+        # Later rounds (a seek backwards, --loop) serve on the port the first one bound.
+        port = webs[0].port if webs else options.port
+        rt, web = build_replay_runtime(replace(options, port=port), speed, source)
+        web.replay = control
+        webs.append(web)
+        return rt
+
+    control = ReplayControl(
+        build, source, speed=args.speed, loop=args.loop, span=recording_span(source)
+    )
     # A replay runs in this thread; a signal only asks it to stop.
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: threading.Thread(target=rt.shutdown).start())
+        signal.signal(sig, lambda signum, frame: control.stop())
     print(
-        f"{PROG} {__version__}: replaying {source_path} at speed {args.speed:g}; "
-        f"dashboard at http://{args.host}:{args.port}",
+        f"{PROG} {__version__}: replaying {source_path} at speed {args.speed:g}"
+        f"{' in a loop' if args.loop else ''}; dashboard at http://{args.host}:{args.port}",
         file=sys.stderr,
         flush=True,
     )
+    meter = ProgressLine(control, sys.stderr) if sys.stderr.isatty() else None
+    if meter is not None:
+        meter.start()
     try:
-        rt.run()
+        control.run()
     except BootError as exc:
         return _fail(_boot_error(exc))
+    finally:
+        if meter is not None:
+            meter.stop()
     if source.skipped:
         print(f"{PROG}: skipped {source.skipped} unreadable line(s)", file=sys.stderr)
-    print(f"{PROG}: replayed {rt.replayed} events", file=sys.stderr)
-    if source.read == 0:
+    print(f"{PROG}: replayed {control.total} events", file=sys.stderr)
+    if control.total == 0:
         return _fail(f"nothing readable in {source_path}")
     return 0
 

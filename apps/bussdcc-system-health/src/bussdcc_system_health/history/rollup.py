@@ -166,7 +166,7 @@ class RollupBuilder:
             self.ingested += 1
             self._events.append((timestamp, mark.name, mark.data))
 
-    def ingest_events(self, events: Iterable[Event[Any]]) -> int:
+    def ingest_events(self, events: Iterable[object]) -> int:
         """`ingest` every event of ``events`` (in order); return how many were read.
 
         The same result as calling `ingest` per event, in one loop: a rebuild reads
