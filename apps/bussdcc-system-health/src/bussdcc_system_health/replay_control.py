@@ -19,6 +19,7 @@ is what the dashboard's replay bar talks to (`register_replay_routes`).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,6 +167,11 @@ class ReplayControl:
                     rt.clock.seek(seek_to)
             if self.on_round is not None:
                 self.on_round(rt)
+            with self._lock:
+                if self._stopped:  # stopped before this round began: it never boots
+                    self._ended = True
+                    self._runtime = None
+                    break
             rt.run()
             replayed = rt.replayed
             with self._lock:
@@ -182,7 +188,21 @@ class ReplayControl:
             self._stopped = True
             rt = self._runtime
         if rt is not None:
-            threading.Thread(target=rt.shutdown, args=("replay stopped",), daemon=True).start()
+            self._shut(rt, "replay stopped")
+
+    def _shut(self, rt: ReplayRuntime, reason: str) -> None:
+        """Shut ``rt`` down from another thread once it has begun booting: `run` boots it
+        just after handing it out, and a runtime shut down before booting would only boot
+        afterwards. A runtime `run` gives up on before booting is left alone."""
+
+        def shut() -> None:
+            while rt.phase == "created":
+                if self._runtime is not rt:
+                    return
+                time.sleep(0.01)
+            rt.shutdown(reason)
+
+        threading.Thread(target=shut, name="replay-shutdown", daemon=True).start()
 
     def pause(self) -> None:
         with self._lock:
@@ -230,7 +250,7 @@ class ReplayControl:
                 rt.clock.seek(moment)
                 return
             self._restart_at = moment
-        threading.Thread(target=rt.shutdown, args=("replay seek",), daemon=True).start()
+        self._shut(rt, "replay seek")
 
     def progress(self) -> ReplayProgress:
         with self._lock:
@@ -365,7 +385,7 @@ class ProgressLine:
 
     def _draw(self) -> None:
         try:
-            self.stream.write("\\r\\x1b[K" + progress_text(self.control.progress()))
+            self.stream.write("\r\x1b[K" + progress_text(self.control.progress()))
             self.stream.flush()
         except (OSError, ValueError):  # the terminal went away
             self._done.set()
@@ -375,7 +395,7 @@ class ProgressLine:
         self._thread.join()
         self._draw()
         try:
-            self.stream.write("\\n")
+            self.stream.write("\n")
             self.stream.flush()
         except (OSError, ValueError):
             pass
