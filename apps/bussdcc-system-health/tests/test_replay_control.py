@@ -191,7 +191,7 @@ def client(telemetry: Any) -> Any:
     app = Flask(__name__)
     register_replay_routes(app, control)
     test_client = app.test_client()
-    test_client.control = control
+    test_client.control = control  # type: ignore[attr-defined]
     return test_client
 
 

@@ -144,6 +144,11 @@ class ReplayControl:
         """Called with each fresh runtime before it replays (the CLI reads the port)."""
 
     @property
+    def stopped(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopped
+
+    @property
     def runtime(self) -> ReplayRuntime | None:
         """The runtime replaying now (None before the first and after the last)."""
         return self._runtime
@@ -168,7 +173,7 @@ class ReplayControl:
             if self.on_round is not None:
                 self.on_round(rt)
             with self._lock:
-                if self._stopped:  # stopped before this round began: it never boots
+                if self.stopped:  # stopped before this round began: it never boots
                     self._ended = True
                     self._runtime = None
                     break
