@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace as NS
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -438,7 +438,7 @@ def test_real_collectors_report_plausible_values() -> None:
     assert isinstance(load, LoadAverageUpdated)
     assert load.cores >= 1
     assert load.load1 >= 0.0
-    assert math.isclose(load.load1_per_core, load.load1 / load.cores)
+    assert math.isclose(load.load1_per_core, load.load1 / load.cores, abs_tol=0.001)
 
     temp = by_type[TemperatureUpdated]
     assert isinstance(temp, TemperatureUpdated)
@@ -510,3 +510,46 @@ def test_a_clock_stepping_back_says_unavailable_again_rather_than_never(tmp_path
 def test_repeat_unavailable_zero_says_it_every_tick(tmp_path: Path) -> None:
     collector = ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd, repeat_unavailable=0)
     assert all(collector.collect(float(t)) is not None for t in range(3))
+
+
+def test_load_is_reported_on_change_and_every_minute() -> None:
+    from bussdcc_system_health.collectors import LoadCollector
+
+    reading = [(0.5, 0.4, 0.3)]
+    collector = LoadCollector(read_load=lambda: reading[0], read_cores=lambda: 3)
+    first = collector.collect(0.0)
+    assert first is not None and first.load1_per_core == 0.167  # rounded, no float noise
+    assert collector.collect(1.0) is None  # Linux has not recomputed it yet
+    reading[0] = (0.6, 0.4, 0.3)
+    changed = collector.collect(5.0)
+    assert changed is not None and changed.load1 == 0.6
+    assert collector.collect(64.9) is None
+    assert collector.collect(65.0) is not None  # a minute since the last report
+
+
+def test_disk_is_reported_on_a_meaningful_change_a_mount_change_and_every_minute() -> None:
+    from types import SimpleNamespace
+
+    from bussdcc_system_health.collectors import DiskCollector
+    from bussdcc_system_health.telemetry.filesystems import Mount
+
+    total = 1_000_000_000
+    used = [400_000_000]
+    mounts = [Mount("/dev/sda1", "/", "ext4")]
+
+    def usage(mountpoint: str) -> Any:
+        return SimpleNamespace(
+            total=total, used=used[0], free=total - used[0], percent=used[0] / total * 100
+        )
+
+    collector = DiskCollector(read_mounts=lambda: list(mounts), read_usage=usage)
+    assert collector.collect(0.0) is not None
+    used[0] += 999_999  # below a thousandth of the size
+    assert collector.collect(1.0) is None
+    used[0] += 1  # now a thousandth since the last report
+    assert collector.collect(2.0) is not None
+    mounts.append(Mount("/dev/sdb1", "/data", "ext4"))
+    report = collector.collect(3.0)
+    assert report is not None and len(report.filesystems) == 2
+    assert collector.collect(62.9) is None
+    assert collector.collect(63.0) is not None

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -212,6 +213,11 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"shorten longer gaps between recorded events to this "
         f"(default {defaults.REPLAY_MAX_GAP:g}; 'none' keeps real gaps)",
+    )
+    replay.add_argument(
+        "--loop",
+        action="store_true",
+        help="replay again from the start when the end is reached, until stopped",
     )
     replay.add_argument(
         "source", nargs="?", type=Path, help="a history folder or .jsonl file (<data-dir>/history)"
@@ -562,11 +568,14 @@ def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
 
 def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
     from bussdcc import BootError
+    from bussdcc_framework.runtime import ReplayRuntime
 
     from . import message as _messages  # noqa: F401  (registers the telemetry messages)
     from .assembly import AppOptions, build_replay_runtime
+    from .interfaces import SystemWebInterface
     from .legacy import HistorySource
     from .recording import history_root
+    from .replay_control import ProgressLine, ReplayControl, recording_span
 
     logs.configure(hold=False)
     source_path = args.source or history_root(args.data_dir)
@@ -586,28 +595,52 @@ def _run_replay(args: argparse.Namespace, early: _EarlySignals) -> int:
     )
     # Reads 0.22 segments too, through the explicit table in `legacy` (nothing imported).
     source = HistorySource(source_path)
-    rt, _web = build_replay_runtime(options, args.speed, source, max_gap=args.max_gap)
+    webs: list[SystemWebInterface] = []
+
+    def build(speed: float) -> ReplayRuntime:
+        # Later rounds (a seek backwards, --loop) serve on the port the first one bound.
+        port = webs[0].port if webs else options.port
+        rt, web = build_replay_runtime(
+            replace(options, port=port), speed, source, max_gap=args.max_gap
+        )
+        web.replay = control
+        webs.append(web)
+        return rt
+
+    control = ReplayControl(
+        build, source, speed=args.speed, loop=args.loop, span=recording_span(source)
+    )
     if early.pending() is not None:
         return early.stopped_before_start()
-    # A replay runs in this thread; a signal only asks it to stop.
+    # A replay runs in this thread; a signal only asks it to stop (from a thread of its own:
+    # a handler interrupts this thread anywhere and must not take its locks).
     stopped = threading.Event()
 
     def stop(signum: int, frame: object) -> None:
         stopped.set()
-        threading.Thread(target=rt.shutdown).start()
+        threading.Thread(target=control.stop, name="replay-stop", daemon=True).start()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    _announce(access, args.host, args.port, f"replaying {source_path} at speed {args.speed:g}")
+    loop = " in a loop" if args.loop else ""
+    _announce(
+        access, args.host, args.port, f"replaying {source_path} at speed {args.speed:g}{loop}"
+    )
+    meter = ProgressLine(control, sys.stderr) if sys.stderr.isatty() else None
+    if meter is not None:
+        meter.start()
     try:
-        rt.run()
+        control.run()
     except BootError as exc:
         return _fail(_boot_error(exc))
+    finally:
+        if meter is not None:
+            meter.stop()
     if source.skipped:
         print(f"{PROG}: skipped {source.skipped} unreadable line(s)", file=sys.stderr)
-    if not rt.replayed and not stopped.is_set():
+    if not control.total and not stopped.is_set():
         return _fail(f"no readable event in {source_path}: nothing readable to replay")
-    print(f"{PROG}: replayed {rt.replayed} events", file=sys.stderr)
+    print(f"{PROG}: replayed {control.total} events", file=sys.stderr)
     return 0
 
 

@@ -20,6 +20,7 @@ from ..fleet.metrics import StateCollector, register_metrics_route
 from ..history import RollupReader, register_history_routes
 from ..message import CollectorFailed, HealthChanged
 from ..processes import HEALTH_STATE, STATE_PATHS
+from ..replay_control import ReplayControl, register_replay_routes
 from ..telemetry.health import HealthThresholds
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
@@ -136,6 +137,9 @@ class SystemWebInterface(WebInterface):
     import_name = "bussdcc_system_health"
     history: RollupReader | None = None
     """Answers ``/api/history`` and ``/api/history/series`` (set before boot when recording)."""
+    replay: ReplayControl | None = None
+    """The replay being shown (set before boot by the `replay` command): adds ``/api/replay``
+    and the page's replay bar."""
 
     def __init__(
         self,
@@ -185,6 +189,7 @@ class SystemWebInterface(WebInterface):
                 snapshot=snapshot,
                 time=snapshot["time"],
                 version=__version__,
+                replay=self.replay is not None,
                 **card_values(snapshot["state"]),
             )
 
@@ -197,6 +202,8 @@ class SystemWebInterface(WebInterface):
             return response
 
         register_history_routes(app, self.history)
+        if self.replay is not None:
+            register_replay_routes(app, self.replay)
         # Prometheus reads the same state records at scrape time (fleet.metrics).
         register_metrics_route(app, StateCollector(lambda: [({}, ctx.state.get)]))
 
