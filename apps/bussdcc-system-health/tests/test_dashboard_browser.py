@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from bussdcc_framework.testing import wait_in_page
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -62,13 +64,7 @@ class Page:
         )
 
     def wait(self, expression: str, arg: Any = None) -> None:
-        # Polled from here rather than with page.wait_for_function, which evaluates the
-        # string inside the page: the Content-Security-Policy forbids that (no unsafe-eval).
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while not self.page.evaluate(expression, arg):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {expression}")
-            self.page.wait_for_timeout(50)
+        wait_in_page(self.page, expression, arg, timeout=WAIT_MS / 1000)
 
     def text(self, selector: str) -> str:
         result: str = self.page.locator(selector).inner_text()
@@ -241,7 +237,6 @@ def test_disconnect_shows_stale_state_and_a_restart_recovers_without_reload(
 def history_dashboard(tmp_path: Any, telemetry: Any) -> Iterator[Any]:
     """A dashboard whose /api/history holds 8 days of rollups ending now, with a health
     change 30 minutes ago and an under-voltage 40 minutes ago."""
-    import time
     from pathlib import Path
 
     from bussdcc_system_health.history import RollupBuilder, RollupReader, RollupStore

@@ -16,6 +16,7 @@ import pytest
 from bussdcc import Event
 from bussdcc.message import Message
 from bussdcc_framework.runtime import ReplayRuntime
+from bussdcc_framework.testing import wait_in_page
 from bussdcc_system_health.assembly import AppOptions, build_replay_runtime
 from bussdcc_system_health.interfaces import SystemWebInterface
 from bussdcc_system_health.replay_control import ReplayControl
@@ -96,20 +97,26 @@ def test_replay_bar_pauses_resumes_changes_speed_and_seeks(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
     toggle = page.locator("#replay-toggle")
-    page.wait_for_function(
-        "document.getElementById('replay-toggle').textContent === 'Resume'", timeout=WAIT_MS
+    wait_in_page(
+        page,
+        "document.getElementById('replay-toggle').textContent === 'Resume'",
+        timeout=WAIT_MS / 1000,
     )
     # The bar fits the width: nothing scrolls sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
     toggle.click()
-    page.wait_for_function(
-        "document.getElementById('replay-toggle').textContent === 'Pause'", timeout=WAIT_MS
+    wait_in_page(
+        page,
+        "document.getElementById('replay-toggle').textContent === 'Pause'",
+        timeout=WAIT_MS / 1000,
     )
     assert progress(url)["paused"] is False
     toggle.click()
-    page.wait_for_function(
-        "document.getElementById('replay-toggle').textContent === 'Resume'", timeout=WAIT_MS
+    wait_in_page(
+        page,
+        "document.getElementById('replay-toggle').textContent === 'Resume'",
+        timeout=WAIT_MS / 1000,
     )
     assert progress(url)["paused"] is True
 
@@ -122,10 +129,11 @@ def test_replay_bar_pauses_resumes_changes_speed_and_seeks(
     page.locator("#replay-seek").evaluate(
         "el => { el.value = '500'; el.dispatchEvent(new Event('change')); }"
     )
-    page.wait_for_function(
+    wait_in_page(
+        page,
         "document.getElementById('replay-percent').textContent.startsWith('49.')"
         " || document.getElementById('replay-percent').textContent.startsWith('50.')",
-        timeout=WAIT_MS,
+        timeout=WAIT_MS / 1000,
     )
     figures = progress(url)
     assert figures["paused"] is True

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from bussdcc.context import ContextProtocol
 from bussdcc.message import Message
 from bussdcc.runtime import Runtime
 from bussdcc_framework.interface import STATIC_URL, WebInterface
+from bussdcc_framework.testing import wait_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -130,13 +130,7 @@ class Page:
         )
 
     def wait(self, expression: str, arg: Any = None) -> None:
-        # Polled from here rather than with page.wait_for_function, which evaluates the
-        # string inside the page: the Content-Security-Policy forbids that (no unsafe-eval).
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while not self.page.evaluate(expression, arg):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {expression}")
-            self.page.wait_for_timeout(50)
+        wait_in_page(self.page, expression, arg, timeout=WAIT_MS / 1000)
 
     def eval(self, expression: str) -> Any:
         return self.page.evaluate(expression)

@@ -31,10 +31,11 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import bussdcc
@@ -51,6 +52,7 @@ __all__ = [
     "StuckClient",
     "running",
     "segment_lines",
+    "wait_in_page",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -508,3 +510,31 @@ class StuckClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class _Page(Protocol):
+    """What `wait_in_page` needs of a browser page (a Playwright ``Page`` fits)."""
+
+    def evaluate(self, expression: str, arg: Any = None) -> Any: ...
+
+    def wait_for_timeout(self, timeout: float) -> None: ...
+
+
+def wait_in_page(
+    page: _Page, expression: str, arg: Any = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> None:
+    """Wait until ``expression`` (a JavaScript expression or function, evaluated with ``arg``
+    as Playwright's ``page.evaluate`` does) is truthy in ``page``.
+
+    Polled from the test, not with ``page.wait_for_function``: that evaluates a string inside
+    the page, which a Content-Security-Policy without ``unsafe-eval`` (`WebInterface`'s
+    default) forbids.
+
+    Raises:
+        AssertionError: naming the expression, if it is not truthy within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {expression}")
+        page.wait_for_timeout(50)
