@@ -3,8 +3,6 @@ and a node's page is its own live dashboard through the hub."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,29 +14,20 @@ import pytest
 
 from bussdcc_framework.mqtt import testing
 from bussdcc_framework.mqtt.testing import Mosquitto
+from bussdcc_framework.testing import headless_chromium
 from bussdcc_system_health.fleet.hub import HubOptions, HubWebInterface, build_hub_runtime
 
 pytestmark = pytest.mark.browser
 
 mosquitto = testing.mosquitto
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 WAIT_MS = 30_000
 
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
-    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    with headless_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -16,31 +14,20 @@ import pytest
 from bussdcc import Event
 from bussdcc.message import Message
 from bussdcc_framework.runtime import ReplayRuntime
-from bussdcc_framework.testing import wait_in_page
+from bussdcc_framework.testing import headless_chromium, wait_in_page
 from bussdcc_system_health.assembly import AppOptions, build_replay_runtime
 from bussdcc_system_health.interfaces import SystemWebInterface
 from bussdcc_system_health.replay_control import ReplayControl
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 WAIT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
+    with headless_chromium() as launched:
         yield launched
-        launched.close()
 
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,8 +10,6 @@ missing feature, so they fail instead.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,18 +22,10 @@ from bussdcc.context import ContextProtocol
 from bussdcc.message import Message
 from bussdcc.runtime import Runtime
 from bussdcc_framework.interface import STATIC_URL, WebInterface
-from bussdcc_framework.testing import wait_in_page
+from bussdcc_framework.testing import headless_chromium, wait_in_page
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 WAIT_MS = 20_000  # reconnect backoff tops out at 5 s; leave room on a busy machine
 
 PAGE = """<!doctype html>
@@ -97,24 +87,10 @@ def count(rt: Runtime, n: int) -> None:
     rt.emit(Count(n=n))
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run under CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
-        _unavailable(f"no Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    with headless_chromium() as launched:
+        yield launched
 
 
 class Page:

@@ -28,6 +28,7 @@ import base64
 import contextlib
 import gzip
 import os
+import shutil
 import socket
 import struct
 import threading
@@ -45,11 +46,13 @@ if TYPE_CHECKING:
     from bussdcc import ContextProtocol
 
 __all__ = [
+    "CHROMIUM_ARGS",
     "DEFAULT_TIMEOUT",
     "EventRecorder",
     "ReplayTrace",
     "SocketIORecorder",
     "StuckClient",
+    "headless_chromium",
     "running",
     "segment_lines",
     "wait_in_page",
@@ -538,3 +541,46 @@ def wait_in_page(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {expression}")
         page.wait_for_timeout(50)
+
+
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
+"""How a test runs the system's Chromium headless: no sandbox (containers, root), no GPU, and
+nothing fetched from the network on its own."""
+
+
+@contextmanager
+def headless_chromium(executable: str | None = None) -> Iterator[Any]:
+    """The system's Chromium (``executable``, else ``$CHROMIUM``, else ``/usr/bin/chromium``)
+    launched headless through Playwright, closed afterwards; yields Playwright's ``Browser``.
+
+    Without Chromium or the ``playwright`` package the calling test is skipped -- except under
+    CI (``CI=true``), where a skip would hide a missing feature, so it fails instead.
+    ``playwright install`` is never needed.
+    """
+    import pytest
+
+    path = executable or os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+    def unavailable(reason: str) -> None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests cannot run under CI: {reason}")
+        pytest.skip(reason)
+
+    if not (os.path.isfile(path) or shutil.which(path)):
+        unavailable(f"no Chromium at {path}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
