@@ -4,6 +4,8 @@ Needs the ``mqtt`` extra (``pip install 'bussdcc-framework[mqtt]'``, paho-mqtt 1
 to connect; importing this package and its messages works without it. Topics:
 ``<prefix>/<node>/<message name>`` carry one wire-format record each (QoS 1) and the
 retained ``<prefix>/<node>/status`` holds ``online`` or ``offline`` (also the last will).
+`MqttPublisher` publishes anything else (retained integration configs) with the same broker
+settings.
 """
 
 from .broker import MqttBroker
@@ -14,18 +16,21 @@ from .message import (
     NodeStatusChanged,
     RemoteEvent,
 )
+from .publisher import Delivery, MqttPublisher
 from .sink import MqttSink, PublishSpec
 from .source import NODES_PATH, SOURCE_PATH, MqttSource, NodeView, SkippedMessage
 from .topics import DEFAULT_PREFIX
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "Delivery",
     "NODES_PATH",
     "SOURCE_PATH",
     "MqttBacklogOverflow",
     "MqttBroker",
     "MqttConnected",
     "MqttDisconnected",
+    "MqttPublisher",
     "MqttSink",
     "MqttSource",
     "NodeStatusChanged",
