@@ -23,9 +23,9 @@ from .topics import DEFAULT_PREFIX
 
 __all__ = [
     "DEFAULT_PREFIX",
-    "Delivery",
     "NODES_PATH",
     "SOURCE_PATH",
+    "Delivery",
     "MqttBacklogOverflow",
     "MqttBroker",
     "MqttConnected",
