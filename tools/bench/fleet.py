@@ -437,6 +437,16 @@ def measure(count: int, seconds: float, profile: str | None = None) -> Result:
         for node, seq, events, at in _read_lines(tmp / "client"):
             updates.setdefault(node, []).append((int(seq), int(events), float(at)))
         snapshots = int((tmp / "client").read_text().split("\n", 1)[0].split()[-1])
+        # Mosquitto drops QoS 1 messages for a client beyond its queue (max_queued_messages,
+        # 1000 by default) when that client falls behind: say so, it explains "lost".
+        dropping = broker.log.count("being dropped")
+        if dropping:
+            first = next(line for line in broker.log.splitlines() if "being dropped" in line)
+            stamp = float(first.split(":", 1)[0]) if first[:1].isdigit() else float("nan")
+            print(
+                f"  broker: {dropping} notices of messages dropped for a slow client, "
+                f"the first {stamp - epoch:+.1f} s after the nodes started"
+            )
     latencies, lost, in_window = _account(published, updates, t0, t1)
     p50 = statistics.median(latencies) if latencies else float("nan")
     p95 = latencies[max(0, math.ceil(len(latencies) * 0.95) - 1)] if latencies else float("nan")

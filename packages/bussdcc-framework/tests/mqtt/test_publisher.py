@@ -1,4 +1,4 @@
-"""`MqttPublisher`: arbitrary retained messages and a few subscriptions, against a real Mosquitto."""
+"""`MqttPublisher`: arbitrary retained messages and a few subscriptions, on a real Mosquitto."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -67,12 +68,16 @@ __all__ = [
     "HubWebInterface",
     "build_hub_replay_runtime",
     "build_hub_runtime",
+    "default_session",
 ]
 
 logger = logging.getLogger(__name__)
 
 NODE_NAMESPACE = "/node"
 """The Socket.IO namespace of node pages; a client sends ``auth={"node": name}``."""
+
+HISTORY_BATCH = 100
+"""Events the hub's history sink writes at once (see `build_hub_runtime`)."""
 
 _STOP: Any = object()
 
@@ -91,7 +96,18 @@ class HubOptions:
     quiet: bool = False
     retention: timedelta = defaults.RETENTION
     prefix: str = DEFAULT_PREFIX
+    session: str | None = field(default_factory=lambda: default_session())
+    """The hub's persistent MQTT session (its client id): the broker keeps the subscription
+    and queues what the nodes publish while the hub is away (restarting, upgrading) and
+    delivers it when it is back. None: a clean session (what is published meanwhile is not
+    seen). Two hubs on one broker need different names."""
     console: TextIO | None = field(default=None, compare=False)
+
+
+def default_session() -> str:
+    """``bussdcc-hub-<host name>`` (at most 64 characters): one hub per host by default."""
+    host = socket.gethostname().split(".", 1)[0] or "localhost"
+    return f"bussdcc-hub-{host}"[:64]
 
 
 class FleetWatch(Service):
@@ -168,7 +184,9 @@ class HubWebInterface(WebInterface):
             return render_template(template, **values)
 
     def _fleet_changed(self) -> None:
-        self._fleet_wake.set()
+        # Called for every remote event: Event.set takes a lock, is_set does not.
+        if not self._fleet_wake.is_set():
+            self._fleet_wake.set()
 
     def _fleet_send_loop(self, socketio: SocketIO) -> None:
         while True:
@@ -193,6 +211,10 @@ class HubWebInterface(WebInterface):
         self, rows: list[dict[str, Any]], order: list[str] | None
     ) -> dict[str, Any] | None:
         entries = []
+        app = self.app
+        # The template straight from Jinja: Flask's render_template would run the context
+        # processors (the dashboard's globals) for every row, which the row does not use.
+        row_template = None if app is None else app.jinja_env.get_template("fleet/row.html")
         for row in rows:
             entry = {
                 "node": row["node"],
@@ -201,8 +223,8 @@ class HubWebInterface(WebInterface):
                 "status": row["status"],
             }
             shown = _shown(row)
-            if self._shown.get(row["node"]) != shown:
-                entry["html"] = self._render("fleet/row.html", row=row)
+            if self._shown.get(row["node"]) != shown and row_template is not None:
+                entry["html"] = row_template.render(row=row)
                 self._shown[row["node"]] = shown
             entries.append(entry)
         if not entries and order is None:
@@ -459,9 +481,11 @@ def build_hub_runtime(options: HubOptions) -> tuple[Runtime, HubWebInterface]:
     broker = MqttBroker.of(options.broker)
     rt = Runtime()
     if options.record:
-        rt.add_sink(history_sink(options.data_dir, options.retention))
+        # In batches: hundreds of events a second from a fleet, one write each would be the
+        # hub's largest cost (a crash loses at most one batch; a clean stop loses nothing).
+        rt.add_sink(history_sink(options.data_dir, options.retention, batch=HISTORY_BATCH))
     fleet, web = _add_hub(rt, options)
-    rt.add_interface(MqttSource(broker, prefix=options.prefix))
+    rt.add_interface(MqttSource(broker, prefix=options.prefix, session=options.session))
     rt.add_service(FleetWatch(fleet, interval=options.interval))
     return rt, web
 
