@@ -457,7 +457,12 @@ class FleetProcess(Process):
         ctx = self._ctx
         assert ctx is not None
         projection = NodeProjection(
-            node, ctx.clock, ctx.runtime, thresholds=self.thresholds, on_push=self.on_push
+            node,
+            ctx.clock,
+            ctx.runtime,
+            thresholds=self.thresholds,
+            on_push=self.on_push,
+            history_limit=self.history_limit,
         )
         # The histories as the node's SystemProcess would have them before its latest CPU
         # and network samples; it continues from them (it seeds from state at its first
