@@ -310,7 +310,7 @@ def _role(role: str, *args: str, stdout: Any = subprocess.DEVNULL) -> subprocess
 
 @contextmanager
 def _hub(
-    broker: Mosquitto, tmp: Path, profile: str | None
+    broker: Mosquitto, tmp: Path, profile: str | None, extra: list[str]
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     log_path = tmp / "hub.log"
@@ -330,6 +330,7 @@ def _hub(
                 "--quiet",
                 "--data-dir",
                 str(tmp / "hub"),
+                *extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -371,14 +372,16 @@ def _finish(process: subprocess.Popen[str], stdin: IO[str] | None) -> None:
         raise RuntimeError(f"a load process ({process.args!r}) did not stop") from None
 
 
-def measure(count: int, seconds: float, profile: str | None = None) -> Result:
+def measure(
+    count: int, seconds: float, profile: str | None = None, extra: list[str] | None = None
+) -> Result:
     with (
         tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp_name,
         Mosquitto() as broker,
         ExitStack() as stack,
     ):
         tmp = Path(tmp_name)
-        hub, port = stack.enter_context(_hub(broker, tmp, profile))
+        hub, port = stack.enter_context(_hub(broker, tmp, profile, extra or []))
         mosquitto = next(p for p in psutil.Process().children() if p.name().startswith("mosquitto"))
         hub_process = psutil.Process(hub.pid)
         client = _role(
@@ -441,8 +444,8 @@ def measure(count: int, seconds: float, profile: str | None = None) -> Result:
         # 1000 by default) when that client falls behind: say so, it explains "lost".
         dropping = broker.log.count("being dropped")
         if dropping:
-            first = next(line for line in broker.log.splitlines() if "being dropped" in line)
-            stamp = float(first.split(":", 1)[0]) if first[:1].isdigit() else float("nan")
+            notice = next(line for line in broker.log.splitlines() if "being dropped" in line)
+            stamp = float(notice.split(":", 1)[0]) if notice[:1].isdigit() else float("nan")
             print(
                 f"  broker: {dropping} notices of messages dropped for a slow client, "
                 f"the first {stamp - epoch:+.1f} s after the nodes started"
@@ -473,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per node count (1)")
     parser.add_argument(
         "--profile", metavar="DIR", help="run the hub under cProfile, one .prof per run in DIR"
+    )
+    parser.add_argument(
+        "--hub-args", default="", help="more arguments for the hub, e.g. '--no-record'"
     )
     # The load processes' own roles (the driver starts them).
     parser.add_argument("--role", choices=("nodes", "client", "hub"), help=argparse.SUPPRESS)
@@ -508,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 Path(args.profile).mkdir(parents=True, exist_ok=True)
                 profile = str(Path(args.profile) / f"hub-{count}-{run}.prof")
-            r = measure(count, args.seconds, profile)
+            r = measure(count, args.seconds, profile, args.hub_args.split())
             ratio = r.hub_cpu / r.broker_cpu if r.broker_cpu > 0 else float("inf")
             ok = ratio <= 3 and r.p95_ms < 250 and r.lost == 0
             failed |= not ok
