@@ -241,10 +241,11 @@ def test_events_published_while_the_hub_restarts_reach_it_through_its_session(
         return rt, web
 
     def row_at(web: HubWebInterface, seq: int) -> dict[str, Any]:
-        return _until(
+        row: dict[str, Any] = _until(
             lambda: (row := web.fleet.row("n1")) is not None and row["seq"] == seq and row,
             f"n1's event {seq} on the hub",
         )
+        return row
 
     try:
         rt, web = hub("hub-restart-test")

@@ -163,6 +163,8 @@ class HubWebInterface(WebInterface):
     def create_app(self) -> Flask:
         app = super().create_app()
         install_dashboard(app, self.fleet.thresholds)
+        # Compiled now, not by the first update of a hundred rows while events queue up.
+        app.jinja_env.get_template("fleet/row.html")
         return app
 
     # -- the fleet page ------------------------------------------------------------------------
