@@ -1,21 +1,28 @@
 """Benchmark: one fleet hub under N simulated nodes, against Mosquitto's own cost as the floor.
 
-Run: ``python tools/bench/fleet.py [--nodes 10,50,200] [--seconds S]`` (``hatch run
-bench:fleet``). For each node count:
+Run: ``python tools/bench/fleet.py [--nodes 10,50,200] [--seconds S] [--repeat R]``
+(``hatch run bench:fleet``). For each node count:
 
-* a real Mosquitto on loopback (the tests' `Mosquitto`), the hub as its own process
-  (``bussdcc-system-health hub``, recording its JSONL history as it does by default) and one
-  browser-like Socket.IO client on the fleet page's namespace;
-* N simulated nodes publishing at 1 Hz, spread evenly over each second: per tick the app's
-  own seven telemetry messages (CPU with 4 cores, memory, 2 filesystems, load, one sensor,
-  2 interfaces, throttling), encoded by the framework's codec as a node's `MqttSink` would,
-  at QoS 1, after a retained ``online`` status per node;
-* the simulated nodes and the client share this process; its own CPU is printed too, as a
-  generator that saturates its core delays publishes and receipts (latency it adds);
-* measured over ``--seconds`` (default 20) after a 5 s warm-up: the hub's CPU (% of one core)
-  and resident memory, Mosquitto's CPU (the floor: the broker must touch every message too),
-  the latency from a node's publish to the client receiving the pushed record (p50/p95),
-  and messages lost (published in the window and never received by the client).
+* a real Mosquitto on loopback (the tests' `Mosquitto`, with ``max_queued_messages`` raised
+  as a hub's broker needs: `BROKER_SETTINGS`), the hub as its own process (``bussdcc-system-
+  health hub``, recording its JSONL history as it does by default);
+* N simulated nodes in processes of their own (`NODES_PER_PROCESS` each), publishing at 1 Hz,
+  spread evenly over each second: per tick the app's own seven telemetry messages (CPU with 4
+  cores, memory, 2 filesystems, load, one sensor, 2 interfaces, throttling), encoded by the
+  framework's codec as a node's `MqttSink` would, at QoS 1, after a retained ``online``;
+* one browser-like Socket.IO client of the fleet page, in a process of its own, noting when
+  each ``"fleet"`` row update arrives with the row's ``seq`` (the node's latest event the hub
+  applied) and ``events`` (how many of the node's events the hub received);
+* measured over ``--seconds`` (default 20) after a 5 s warm-up, by psutil on each process:
+  the hub's CPU (% of one core) and resident memory, Mosquitto's CPU (the floor: the broker
+  touches every message too), the load processes' CPU (printed: a starved generator delays
+  publishes); the latency from a node's publish to the first row update covering it
+  (p50/p95); and messages lost, per node: the larger of the events the hub never received
+  (published minus the row's final ``events``) and the events published in the window that
+  no row update ever covered. Broker-side drops are reported from Mosquitto's log.
+
+``--profile DIR`` runs the hub with every thread under cProfile (CPU time per thread);
+``--hub-args`` passes more options to the hub (``--no-record``).
 
 Targets: hub CPU <= 3 x Mosquitto's, p95 < 250 ms, nothing lost.
 """
@@ -65,6 +72,10 @@ from bussdcc_system_health.message import (
 
 WARMUP = 5.0
 DRAIN = 3.0
+BROKER_SETTINGS = {"max_queued_messages": "100000"}
+"""Mosquitto queues at most 1000 messages for a client that falls behind (or is away, for a
+persistent session) by default: 0.7 s of a 200-node fleet. A hub's broker needs more, or a
+hub restart (or a moment when a busy machine starves the hub) loses messages at the broker."""
 NODES_PER_PROCESS = 100
 """Simulated nodes per generator process (each a core's worth of headroom at 1 Hz)."""
 
@@ -377,7 +388,7 @@ def measure(
 ) -> Result:
     with (
         tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp_name,
-        Mosquitto() as broker,
+        Mosquitto(settings=BROKER_SETTINGS) as broker,
         ExitStack() as stack,
     ):
         tmp = Path(tmp_name)
