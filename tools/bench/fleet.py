@@ -76,6 +76,8 @@ BROKER_SETTINGS = {"max_queued_messages": "100000"}
 """Mosquitto queues at most 1000 messages for a client that falls behind (or is away, for a
 persistent session) by default: 0.7 s of a 200-node fleet. A hub's broker needs more, or a
 hub restart (or a moment when a busy machine starves the hub) loses messages at the broker."""
+HUB_PYTHONPATH: str | None = None
+"""``--hub-pythonpath``: the hub runs from another source tree (to compare versions)."""
 NODES_PER_PROCESS = 100
 """Simulated nodes per generator process (each a core's worth of headroom at 1 Hz)."""
 
@@ -191,7 +193,17 @@ def run_client(url: str, out: str) -> int:
         for row in update["rows"]:
             received.append((row["node"], row["seq"], row["events"], now))
 
+    def on_events(records: list[dict[str, Any]]) -> None:
+        # A hub before 0.23's row updates pushed every remote event to the fleet page (kept
+        # so the same bench measures both): each record is one event, counted as -1.
+        now = time.time()
+        for record in records:
+            if record.get("name") == "mqtt.remote":
+                data = record["data"]
+                received.append((data["node"], data["event"]["seq"], -1, now))
+
     sio.on("fleet", on_fleet)
+    sio.on("events", on_events)
     sio.on("snapshot", lambda data: snapshots.__setitem__(0, snapshots[0] + 1))
     sio.connect(url, transports=["websocket"], wait_timeout=10)
     print("ready", flush=True)
@@ -280,6 +292,8 @@ def _account(
                 highest = seq
                 covered.append((seq, at))
         final_events = max((events for _seq, events, _at in rows), default=0)
+        if rows and final_events < 0:  # per-event records: count the distinct ones
+            final_events = len({seq for seq, _events, _at in rows})
         uncovered = 0
         for seq, at in sent:
             if not t0 <= at < t1:
@@ -345,6 +359,7 @@ def _hub(
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
+            env=None if HUB_PYTHONPATH is None else {**os.environ, "PYTHONPATH": HUB_PYTHONPATH},
         )
         try:
             deadline = time.monotonic() + 30
@@ -491,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--hub-args", default="", help="more arguments for the hub, e.g. '--no-record'"
     )
+    parser.add_argument(
+        "--hub-pythonpath",
+        metavar="PATHS",
+        help="run the hub with this PYTHONPATH (another tree's src folders, to compare)",
+    )
     # The load processes' own roles (the driver starts them).
     parser.add_argument("--role", choices=("nodes", "client", "hub"), help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
@@ -509,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "client":
         return run_client(args.url, args.out)
     counts = [int(n) for n in args.nodes.split(",")]
+    global HUB_PYTHONPATH
+    HUB_PYTHONPATH = args.hub_pythonpath
     print(
         f"fleet bench: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f}), "
         f"{args.seconds:g} s per run, 7 messages/node/s"
