@@ -11,14 +11,17 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bussdcc.event import Event
+from bussdcc_framework.codec import encode_event
 from bussdcc_framework.io.jsonl import JsonlSource
-from bussdcc_framework.mqtt import testing
+from bussdcc_framework.mqtt import MqttPublisher, testing
 from bussdcc_framework.mqtt.testing import Mosquitto
 from bussdcc_system_health.fleet.hub import (
     HubOptions,
@@ -26,6 +29,7 @@ from bussdcc_system_health.fleet.hub import (
     build_hub_replay_runtime,
     build_hub_runtime,
 )
+from bussdcc_system_health.message import MemoryUsageUpdated
 
 mosquitto = testing.mosquitto
 
@@ -206,3 +210,59 @@ def test_the_hub_history_replays_into_the_same_fleet(mosquitto: Mosquitto, tmp_p
     assert replayed is not None
     for key in ("status", "cpu", "memory", "disk", "seq", "sent", "health"):
         assert replayed[key] == live[key], key
+
+
+def test_events_published_while_the_hub_restarts_reach_it_through_its_session(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    publisher = MqttPublisher(mosquitto.url, name="test-node")
+    publisher.start()
+    assert publisher.wait_connected(WAIT)
+    assert publisher.publish_retained("bussdcc/probe/status", b"online").wait(WAIT)
+
+    def send(seq: int) -> None:
+        evt = Event(datetime.now(UTC), MemoryUsageUpdated(100, 60, 40, 40.0, 0, 0, 0.0), seq)
+        topic = f"bussdcc/n1/{MemoryUsageUpdated.name}"
+        assert publisher.publish(topic, encode_event(evt)).wait(WAIT)
+
+    def hub(session: str | None) -> tuple[Any, HubWebInterface]:
+        options = HubOptions(
+            broker=mosquitto.url,
+            port=0,
+            data_dir=tmp_path / "hub",
+            quiet=True,
+            session=session,
+        )
+        rt, web = build_hub_runtime(options)
+        rt.boot()
+        # Subscribed once the retained probe status arrived (a fresh session has no
+        # subscription before that: what is published earlier is not kept for it).
+        _until(lambda: web.fleet.row("probe"), "the hub's subscription")
+        return rt, web
+
+    def row_at(web: HubWebInterface, seq: int) -> dict[str, Any]:
+        row: dict[str, Any] = _until(
+            lambda: (row := web.fleet.row("n1")) is not None and row["seq"] == seq and row,
+            f"n1's event {seq} on the hub",
+        )
+        return row
+
+    try:
+        rt, web = hub("hub-restart-test")
+        send(1)
+        row_at(web, 1)
+        rt.shutdown()
+        for seq in range(2, 7):
+            send(seq)  # the hub is down: the broker queues these for its session
+        rt, web = hub("hub-restart-test")
+        assert row_at(web, 6)["events"] == 5  # every one of them, none twice
+        rt.shutdown()
+
+        # Without a session (the contrast that makes the above mean something):
+        send(7)
+        rt, web = hub(None)
+        send(8)
+        assert row_at(web, 8)["events"] == 1  # 7 was published while nobody listened
+        rt.shutdown()
+    finally:
+        publisher.stop()

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from bussdcc_framework.message.system import SystemIdentityEvent
-from bussdcc_framework.mqtt import MqttBroker, testing
-from bussdcc_framework.mqtt.connection import Connection
+from bussdcc_framework.mqtt import MqttBroker, MqttPublisher, testing
 from bussdcc_framework.mqtt.testing import Mosquitto
 from bussdcc_framework.runtime import Runtime
 from bussdcc_system_health.fleet.ha_discovery import (
@@ -190,14 +189,13 @@ class _Retained:
     def __init__(self, url: str) -> None:
         self.messages: dict[str, bytes] = {}
         self.lock = threading.Lock()
-        self.connection = Connection(
+        self.client = MqttPublisher(
             MqttBroker.from_url(url),
-            label="test-ha",
-            on_connect=lambda error: self.connection.subscribe(["homeassistant/#"]),
-            on_disconnect=lambda error: None,
+            name="test-ha",
+            subscribe=["homeassistant/#"],
             on_message=self._received,
         )
-        self.connection.start()
+        self.client.start()
 
     def _received(self, topic: str, payload: bytes) -> None:
         with self.lock:
@@ -217,7 +215,7 @@ class _Retained:
         pytest.fail(f"retained configs never matched; have {sorted(snapshot)}")
 
     def close(self) -> None:
-        self.connection.stop(2)
+        self.client.stop(2)
 
 
 def _node_runtime(url: str, *, cleanup: bool) -> Runtime:
@@ -290,9 +288,9 @@ def test_configs_are_published_again_when_home_assistant_comes_online(
     try:
         watcher.wait(lambda m: "homeassistant/sensor/pi4/cpu/config" in m)
         # Clear one config behind the node's back, as a reset Home Assistant would have lost it.
-        watcher.connection.publish("homeassistant/sensor/pi4/cpu/config", b"", retain=True)
+        watcher.client.publish_retained("homeassistant/sensor/pi4/cpu/config", b"")
         watcher.wait(lambda m: "homeassistant/sensor/pi4/cpu/config" not in m)
-        watcher.connection.publish("homeassistant/status", b"online")
+        watcher.client.publish("homeassistant/status", b"online")
         watcher.wait(lambda m: "homeassistant/sensor/pi4/cpu/config" in m)
     finally:
         watcher.close()

@@ -295,6 +295,17 @@ def _add_hub_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     hub.add_argument("--no-record", action="store_true", help="do not write JSONL history")
     hub.add_argument(
+        "--session",
+        metavar="NAME",
+        help="the hub's persistent MQTT session, which the broker keeps while the hub is away "
+        "(default: bussdcc-hub-<host name>; give each hub on one broker its own)",
+    )
+    hub.add_argument(
+        "--clean-session",
+        action="store_true",
+        help="no persistent session: what nodes publish while the hub is down is not seen",
+    )
+    hub.add_argument(
         "--replay",
         nargs="?",
         const=True,
@@ -324,7 +335,12 @@ def _run_hub(args: argparse.Namespace, early: _EarlySignals) -> int:
     from bussdcc import BootError
     from bussdcc_framework.io.jsonl import JsonlSource
 
-    from .fleet.hub import HubOptions, build_hub_replay_runtime, build_hub_runtime
+    from .fleet.hub import (
+        HubOptions,
+        build_hub_replay_runtime,
+        build_hub_runtime,
+        default_session,
+    )
     from .recording import HistoryUnwritable, history_root
 
     logs.configure(hold=False)
@@ -339,6 +355,7 @@ def _run_hub(args: argparse.Namespace, early: _EarlySignals) -> int:
         data_dir=args.data_dir,
         record=not args.no_record,
         quiet=_quiet(args),
+        session=None if args.clean_session else (args.session or default_session()),
     )
     if args.replay is not None:
         source_path = history_root(args.data_dir) if args.replay is True else Path(args.replay)

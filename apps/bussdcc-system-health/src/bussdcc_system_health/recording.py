@@ -54,9 +54,13 @@ def history_sink(
     data_dir: str | os.PathLike[str],
     retention: timedelta = RETENTION,
     retention_bytes: int = RETENTION_BYTES,
+    *,
+    batch: int | None = None,
 ) -> JsonlSink:
     """A JSONL sink writing 10-minute segments under ``<data-dir>/history`` with retention;
-    each segment is gzip-compressed once closed (retention counts compressed bytes)."""
+    each segment is gzip-compressed once closed (retention counts compressed bytes). Each
+    event reaches the OS as it is recorded, or, with ``batch``, in writes of that many
+    events (and at segment changes and stop): a crash then loses at most those."""
     root = history_root(data_dir)
     check_writable(root)
     return JsonlSink(
@@ -65,4 +69,6 @@ def history_sink(
         retention_age=retention,
         retention_bytes=retention_bytes,
         compress=True,
+        flush="event" if batch is None else "batch",
+        batch_size=100 if batch is None else batch,
     )

@@ -34,8 +34,7 @@ from typing import TYPE_CHECKING, Any
 from bussdcc.component import Process
 from bussdcc.event import Event
 from bussdcc_framework.message.system import SystemIdentityEvent
-from bussdcc_framework.mqtt import DEFAULT_PREFIX, MqttBroker
-from bussdcc_framework.mqtt.connection import Connection
+from bussdcc_framework.mqtt import DEFAULT_PREFIX, MqttBroker, MqttPublisher
 
 from ..message import (
     CpuUsageUpdated,
@@ -285,33 +284,31 @@ class HaDiscovery(Process):
         self._sensors: set[tuple[str, str]] = set()
         self._throttling = False
         self._lock = threading.Lock()
-        self._connected = False
-        self._connection: Connection | None = None
+        self._client: MqttPublisher | None = None
 
     def start(self, ctx: ContextProtocol) -> None:
-        connection = Connection(
+        client = MqttPublisher(
             self.broker,
-            label=f"ha-discovery:{self.node}",
-            on_connect=self._on_connect,
-            on_disconnect=self._on_disconnect,
+            name=f"ha-discovery:{self.node}",
+            subscribe=[f"{self.discovery_prefix}/status"],
             on_message=self._on_message,
+            # Every (re)connection: a broker restarted without persistence lost the configs.
+            on_connect=lambda: self._publish(force=True),
         )
-        self._connection = connection
-        connection.start()
+        self._client = client
+        client.start()
 
     def stop(self, ctx: ContextProtocol) -> None:
-        connection, self._connection = self._connection, None
-        if connection is None:
+        client, self._client = self._client, None
+        if client is None:
             return
-        if self.cleanup and self._connected:
-            infos = [connection.publish(topic, b"", retain=True) for topic in self.published]
-            for info in infos:
-                try:
-                    info.wait_for_publish(2.0)
-                except Exception:  # paho raises when the connection went away meanwhile
+        if self.cleanup and client.connected:
+            deliveries = [client.publish_retained(topic, b"") for topic in self.published]
+            for delivery in deliveries:
+                if not delivery.wait(2.0):
                     logger.warning("ha-discovery: a config removal was not acknowledged")
                     break
-        connection.stop(2.0)
+        client.stop(2.0)
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         with self._lock:
@@ -353,8 +350,8 @@ class HaDiscovery(Process):
         )
 
     def _publish(self, *, force: bool) -> None:
-        connection = self._connection
-        if connection is None:
+        client = self._client
+        if client is None:
             return
         # Encoded with sorted keys: an unchanged config is the same bytes and is not resent.
         with self._lock:
@@ -365,21 +362,10 @@ class HaDiscovery(Process):
             fresh = [(t, p) for t, p in encoded if force or self.published.get(t) != p]
             self.published.update(fresh)
         for topic, payload in fresh:
-            # paho queues it while disconnected and sends it once connected.
-            connection.publish(topic, payload, retain=True)
+            # Queued while disconnected and sent once connected.
+            client.publish_retained(topic, payload)
 
     # -- the client's callbacks (its network thread) -------------------------------------------
-
-    def _on_connect(self, error: str | None) -> None:
-        connection = self._connection
-        if error is not None or connection is None:
-            return
-        self._connected = True
-        connection.subscribe([f"{self.discovery_prefix}/status"])
-        self._publish(force=True)
-
-    def _on_disconnect(self, error: str | None) -> None:
-        self._connected = False
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == f"{self.discovery_prefix}/status" and payload == b"online":

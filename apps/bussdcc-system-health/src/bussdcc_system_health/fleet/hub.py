@@ -6,7 +6,13 @@ processes, a `FleetWatch` noticing silent nodes, the hub's own JSONL history (wh
 received, as `RemoteEvent` records: `build_hub_replay_runtime` plays it back into the same
 dashboard) and `HubWebInterface`:
 
-* ``/``: every node at a glance, worst first, kept live (WebInterface's protocol on ``/``);
+* ``/``: every node at a glance, worst first, kept live: the page's snapshot carries the
+  whole table, then a Socket.IO ``"fleet"`` message at most every ``batch_window`` (0.05 s)
+  carries ``{"rows": [{"node", "seq", "events", "status", "html"?}], "order"?}`` for the
+  rows that changed (``html`` only when what the row shows changed: each row is rendered at
+  most once per message, and only while a client is connected) and the new worst-first
+  order when it changed. Remote events themselves are not streamed to the fleet page: its
+  cost stays per row, not per event;
 * ``/node/<name>``: the node's own dashboard, the same cards, kept live through the hub on
   the Socket.IO namespace ``/node`` (the client names the node in its ``auth``);
 * ``/api/nodes``: ``{"nodes": [{"node", "status", "last_seen", ...}]}`` worst first;
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -26,7 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, has_app_context, jsonify, render_template, request
 from flask_socketio import SocketIO, join_room
 from flask_socketio import emit as socketio_emit
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -41,8 +48,6 @@ from bussdcc_framework.mqtt import (
     DEFAULT_PREFIX,
     MqttBroker,
     MqttSource,
-    NodeStatusChanged,
-    RemoteEvent,
 )
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
 
@@ -52,7 +57,7 @@ from ..interfaces.web import install_dashboard
 from ..recording import history_root, history_sink
 from ..telemetry.health import HealthThresholds
 from ..version import __version__
-from .fleet import FLEET_ORDER, FLEET_ROW, FleetProcess, NodeSilent
+from .fleet import FleetProcess, NodeSilent
 from .metrics import StateCollector, register_metrics_route
 from .projection import NodeProjection
 
@@ -63,12 +68,16 @@ __all__ = [
     "HubWebInterface",
     "build_hub_replay_runtime",
     "build_hub_runtime",
+    "default_session",
 ]
 
 logger = logging.getLogger(__name__)
 
 NODE_NAMESPACE = "/node"
 """The Socket.IO namespace of node pages; a client sends ``auth={"node": name}``."""
+
+HISTORY_BATCH = 100
+"""Events the hub's history sink writes at once (see `build_hub_runtime`)."""
 
 _STOP: Any = object()
 
@@ -87,12 +96,24 @@ class HubOptions:
     quiet: bool = False
     retention: timedelta = defaults.RETENTION
     prefix: str = DEFAULT_PREFIX
+    session: str | None = field(default_factory=lambda: default_session())
+    """The hub's persistent MQTT session (its client id): the broker keeps the subscription
+    and queues what the nodes publish while the hub is away (restarting, upgrading) and
+    delivers it when it is back. None: a clean session (what is published meanwhile is not
+    seen). Two hubs on one broker need different names."""
     console: TextIO | None = field(default=None, compare=False)
+
+
+def default_session() -> str:
+    """``bussdcc-hub-<host name>`` (at most 64 characters): one hub per host by default."""
+    host = socket.gethostname().split(".", 1)[0] or "localhost"
+    return f"bussdcc-hub-{host}"[:64]
 
 
 class FleetWatch(Service):
     """Every ``interval`` seconds, emits `NodeSilent` for each node that went quiet for more
-    than three of its intervals (once per silence: the next event from it ends it)."""
+    than three of its intervals (once per silence: the next event from it ends it), and lets
+    the fleet drop node projections nobody uses any more."""
 
     name = "fleet-watch"
 
@@ -103,12 +124,13 @@ class FleetWatch(Service):
     def tick(self, ctx: ContextProtocol) -> None:
         for node, last_seen in self.fleet.silent_nodes(ctx.clock.now_utc()):
             ctx.emit(NodeSilent(node=node, last_seen=last_seen))
+        self.fleet.release_idle()
 
 
 class HubWebInterface(WebInterface):
-    """The hub's dashboard (see the module docstring). The fleet page is pushed
-    `RemoteEvent`, `NodeStatusChanged` and `NodeSilent` with views of the changed row (or
-    the whole table when the order changed); node pages get their node's own stream."""
+    """The hub's dashboard (see the module docstring). The fleet page gets the changed rows
+    (``"fleet"`` messages, from a sender thread of its own); node pages get their node's own
+    stream on `NODE_NAMESPACE`."""
 
     import_name = "bussdcc_system_health"
 
@@ -121,47 +143,98 @@ class HubWebInterface(WebInterface):
         queue_size: int = 4096,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            host,
-            port,
-            push=(RemoteEvent, NodeStatusChanged, NodeSilent),
-            views=(FLEET_ROW, FLEET_ORDER),
-            queue_size=queue_size,
-            **kwargs,
-        )
+        # Nothing of the bus is pushed to the fleet page through the event chain: rows are.
+        super().__init__(host, port, push=(), queue_size=queue_size, **kwargs)
         self.fleet = fleet
         fleet.on_push = self._node_push
+        fleet.on_change = self._fleet_changed
         self.node_dropped = 0
         """Node-page events dropped because their queue was full (pages resync)."""
         self._node_outbox: queue.Queue[Any] = queue.Queue(queue_size)
         self._node_sender: threading.Thread | None = None
         self._listeners: dict[str, set[str]] = {}
         self._listeners_lock = threading.Lock()
+        self._fleet_wake = threading.Event()
+        self._fleet_stopping = False
+        self._fleet_sender: threading.Thread | None = None
+        self._shown: dict[str, tuple[Any, ...]] = {}
+        """What each row last sent to the fleet page showed (the sender thread's memory)."""
 
     def create_app(self) -> Flask:
         app = super().create_app()
         install_dashboard(app, self.fleet.thresholds)
+        # Compiled now, not by the first update of a hundred rows while events queue up.
+        app.jinja_env.get_template("fleet/row.html")
         return app
 
-    # -- the fleet page's views ----------------------------------------------------------------
+    # -- the fleet page ------------------------------------------------------------------------
 
-    def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
-        # A snapshot renders the whole table; a record only the changed row, plus the new
-        # order when it changed (the page moves its rows): each record stays small however
-        # many nodes there are.
-        if snapshot:
-            return {"fleet-table": render_template("fleet/table.html", rows=self.fleet.rows())}
-        row = values.get(FLEET_ROW)
-        if not isinstance(row, Mapping):
-            return {}
-        update: dict[str, Any] = {
-            "node": row["node"],
-            "html": render_template("fleet/row.html", row=row),
-        }
-        order = values.get(FLEET_ORDER)
-        if isinstance(order, list):
+    def snapshot(self, *, views: bool = True) -> dict[str, Any]:
+        """`WebInterface.snapshot`, with the whole fleet table as the ``fleet-table`` view."""
+        snapshot = super().snapshot(views=False)
+        if views:
+            snapshot["views"] = {
+                "fleet-table": self._render("fleet/table.html", rows=self.fleet.rows())
+            }
+        return snapshot
+
+    def _render(self, template: str, **values: Any) -> str:
+        app = self.app
+        if has_app_context() or app is None:
+            return render_template(template, **values)
+        with app.app_context():
+            return render_template(template, **values)
+
+    def _fleet_changed(self) -> None:
+        # Called for every remote event: Event.set takes a lock, is_set does not.
+        if not self._fleet_wake.is_set():
+            self._fleet_wake.set()
+
+    def _fleet_send_loop(self, socketio: SocketIO) -> None:
+        while True:
+            self._fleet_wake.wait()
+            if self._fleet_stopping:
+                return
+            if self.batch_window:
+                # Rows changing meanwhile join this message: one render per row per window.
+                time.sleep(self.batch_window)
+            self._fleet_wake.clear()
+            changes = self.fleet.take_changes()
+            if not self.client_count:
+                continue  # a client connecting later starts from a snapshot
+            try:
+                update = self._fleet_update(changes.rows, changes.order)
+                if update is not None:
+                    socketio.emit("fleet", update, namespace="/")
+            except Exception:
+                logger.exception("hub: could not push the fleet's rows")
+
+    def _fleet_update(
+        self, rows: list[dict[str, Any]], order: list[str] | None
+    ) -> dict[str, Any] | None:
+        entries = []
+        app = self.app
+        # The template straight from Jinja: Flask's render_template would run the context
+        # processors (the dashboard's globals) for every row, which the row does not use.
+        row_template = None if app is None else app.jinja_env.get_template("fleet/row.html")
+        for row in rows:
+            entry = {
+                "node": row["node"],
+                "seq": row["seq"],
+                "events": row["events"],
+                "status": row["status"],
+            }
+            shown = _shown(row)
+            if self._shown.get(row["node"]) != shown and row_template is not None:
+                entry["html"] = row_template.render(row=row)
+                self._shown[row["node"]] = shown
+            entries.append(entry)
+        if not entries and order is None:
+            return None
+        update: dict[str, Any] = {"rows": entries}
+        if order is not None:
             update["order"] = order
-        return {"fleet-row": update}
+        return update
 
     # -- node pages ----------------------------------------------------------------------------
 
@@ -244,7 +317,7 @@ class HubWebInterface(WebInterface):
                 for node, sids in self._listeners.items():
                     if sid in sids:
                         sids.discard(sid)
-                        projection = self.fleet.projection(node)
+                        projection = self.fleet.projection(node, build=False)
                         if projection is not None and not sids:
                             projection.listening = False
 
@@ -268,6 +341,15 @@ class HubWebInterface(WebInterface):
             daemon=True,
         )
         self._node_sender.start()
+        self._fleet_stopping = False
+        self._fleet_wake.set()  # a first message with the order as it is now
+        self._fleet_sender = threading.Thread(
+            target=self._fleet_send_loop,
+            args=(socketio,),
+            name=f"{self.name}-fleet-push",
+            daemon=True,
+        )
+        self._fleet_sender.start()
 
     def stop(self, ctx: ContextProtocol) -> None:
         sender = self._node_sender
@@ -275,9 +357,16 @@ class HubWebInterface(WebInterface):
             self._node_outbox.put(_STOP)
             sender.join(5)
             self._node_sender = None
+        fleet_sender = self._fleet_sender
+        if fleet_sender is not None:
+            self._fleet_stopping = True
+            self._fleet_wake.set()
+            fleet_sender.join(5)
+            self._fleet_sender = None
+        self._shown.clear()
         with self._listeners_lock:
             self._listeners.clear()
-        for _, projection in self.fleet.nodes():
+        for _, projection in self.fleet.projections():
             projection.listening = False
         super().stop(ctx)
 
@@ -331,10 +420,28 @@ class HubWebInterface(WebInterface):
         register_metrics_route(
             app,
             StateCollector(
-                lambda: [({"node": node}, p.state.get) for node, p in fleet.nodes()],
+                lambda: [({"node": node}, read) for node, read in fleet.readers()],
                 lambda: _liveness(fleet.rows()),
             ),
         )
+
+
+def _shown(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a fleet row shows (row.html): a row whose figures did not change is not rendered
+    or sent again. ``last_seen`` counts to the second, as the page shows it."""
+    last_seen = row["last_seen"]
+    return (
+        row["status"],
+        tuple(row["reasons"]),
+        row["cpu"],
+        row["memory"],
+        row["disk"],
+        row["disk_mountpoint"],
+        row["temperature"],
+        row["throttled"],
+        row["under_voltage"],
+        last_seen[:19] if isinstance(last_seen, str) else None,
+    )
 
 
 def _liveness(rows: Iterable[Mapping[str, Any]]) -> list[Metric]:
@@ -376,9 +483,11 @@ def build_hub_runtime(options: HubOptions) -> tuple[Runtime, HubWebInterface]:
     broker = MqttBroker.of(options.broker)
     rt = Runtime()
     if options.record:
-        rt.add_sink(history_sink(options.data_dir, options.retention))
+        # In batches: hundreds of events a second from a fleet, one write each would be the
+        # hub's largest cost (a crash loses at most one batch; a clean stop loses nothing).
+        rt.add_sink(history_sink(options.data_dir, options.retention, batch=HISTORY_BATCH))
     fleet, web = _add_hub(rt, options)
-    rt.add_interface(MqttSource(broker, prefix=options.prefix))
+    rt.add_interface(MqttSource(broker, prefix=options.prefix, session=options.session))
     rt.add_service(FleetWatch(fleet, interval=options.interval))
     return rt, web
 

@@ -1,10 +1,12 @@
 """`NodeProjection`: one remote node's events run through the app's own processes.
 
-Each node the hub hears of gets a small world of its own: an `EventBus`, a `StateStore`, and
-the same `SystemProcess` and `HealthProcess` a single host runs, so a node's state on the
-hub is exactly what its own dashboard would show (the same paths, the same records, the same
-health verdicts by the hub's thresholds), and the dashboard's cards render it unchanged. A
-`PushStream` per node turns that state into the live protocol for the node's page.
+A node whose page is open on the hub (or whose state was asked for) gets a small world of
+its own, built by `FleetProcess.projection` from what the fleet keeps: an `EventBus`, a
+`StateStore`, and the same `SystemProcess` and `HealthProcess` a single host runs, so a
+node's state on the hub is exactly what its own dashboard would show (the same paths, the
+same records, the same health verdicts by the hub's thresholds), and the dashboard's cards
+render it unchanged. A `PushStream` per node turns that state into the live protocol for the
+node's page.
 
 Remote events are re-emitted on the node's bus with their original time (`EventBus.emit_at`),
 so records carry the node's clock, and ``seq`` numbers on the node bus are the hub's own (a
@@ -29,6 +31,7 @@ from ..interfaces.cards import VIEWED
 from ..interfaces.web import PUSHED, WATCHED
 from ..processes import HealthProcess, SystemProcess
 from ..telemetry.health import HealthThresholds
+from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 
 if TYPE_CHECKING:
     from bussdcc.runtime import Runtime
@@ -58,8 +61,8 @@ class NodeProjection:
     `feed` delivers a remote event (and whatever the processes derive from it, such as
     ``system.health.changed``) and hands each pushed event, with the state it changed, to
     ``on_push`` -- only while `listening` says a page of this node is open, as
-    `WebInterface` does. Not thread-safe: call `feed` from one thread at a time (the hub's
-    bus dispatch).
+    `WebInterface` does. ``history_limit`` is the length of the chart histories. Not
+    thread-safe: call `feed` from one thread at a time (the fleet does, under its lock).
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class NodeProjection:
         *,
         thresholds: HealthThresholds | None = None,
         on_push: Callable[[NodeProjection, Pending], None] | None = None,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
     ) -> None:
         self.node = node
         self.ctx = NodeContext(clock, runtime)
@@ -81,7 +85,7 @@ class NodeProjection:
         """Whether a page of this node is open (set by the hub's web interface)."""
         self._on_push = on_push
         bus = self.ctx.events
-        for process in (SystemProcess(), self.health):
+        for process in (SystemProcess(history_limit), self.health):
             process.start(self.ctx)
             bus.subscribe(
                 process.subscriptions,

@@ -23,7 +23,15 @@ from ..message import (
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT, ColumnHistory
 from ..validation import positive_int
 
-__all__ = ["CPU_HISTORY", "NETWORK_HISTORY", "STATE_PATHS", "SystemProcess"]
+__all__ = [
+    "CPU_HISTORY",
+    "NETWORK_HISTORY",
+    "STATE_PATHS",
+    "SystemProcess",
+    "cpu_history",
+    "network_history",
+    "record_sample",
+]
 
 STATE_PATHS: dict[type[Message], str] = {
     CpuUsageUpdated: "system.cpu.usage",
@@ -40,6 +48,44 @@ CPU_HISTORY = "system.history.cpu"
 NETWORK_HISTORY = "system.history.network"
 CPU_COLUMNS = ("t", "user", "system", "iowait", "total")
 NETWORK_COLUMNS = ("t", "rx", "tx")
+
+
+def cpu_history(limit: int = DEFAULT_HISTORY_LIMIT) -> ColumnHistory:
+    """An empty CPU history as `SystemProcess` keeps it (``system.history.cpu``)."""
+    return ColumnHistory(CPU_COLUMNS, limit)
+
+
+def network_history(limit: int = DEFAULT_HISTORY_LIMIT) -> ColumnHistory:
+    """An empty network history as `SystemProcess` keeps it (``system.history.network``)."""
+    return ColumnHistory(NETWORK_COLUMNS, limit, group="interfaces", group_columns=("rx", "tx"))
+
+
+def record_sample(
+    payload: Message, time: str, cpu: ColumnHistory, network: ColumnHistory
+) -> ColumnHistory | None:
+    """Append ``payload``'s sample (taken at ISO-8601 ``time``) to the history it belongs to
+    and return that history; None (nothing appended) for a message with no history."""
+    if isinstance(payload, CpuUsageUpdated):
+        cpu.append(
+            {
+                "t": time,
+                "user": payload.user,
+                "system": payload.system,
+                "iowait": payload.iowait,
+                "total": payload.busy,
+            }
+        )
+        return cpu
+    if isinstance(payload, NetworkUsageUpdated):
+        network.append(
+            {"t": time, "rx": payload.rx_bytes_per_s, "tx": payload.tx_bytes_per_s},
+            {
+                i.interface: {"rx": i.rx_bytes_per_s, "tx": i.tx_bytes_per_s}
+                for i in payload.interfaces
+            },
+        )
+        return network
+    return None
 
 
 class SystemProcess(Process):
@@ -68,10 +114,8 @@ class SystemProcess(Process):
 
     def __init__(self, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
         self.history_limit = positive_int(history_limit, "history_limit")
-        self._cpu = ColumnHistory(CPU_COLUMNS, history_limit)
-        self._network = ColumnHistory(
-            NETWORK_COLUMNS, history_limit, group="interfaces", group_columns=("rx", "tx")
-        )
+        self._cpu = cpu_history(history_limit)
+        self._network = network_history(history_limit)
         self._seeded = False
 
     def start(self, ctx: ContextProtocol) -> None:
@@ -95,23 +139,8 @@ class SystemProcess(Process):
             self._cpu.seed(ctx.state.get(CPU_HISTORY))
             self._network.seed(ctx.state.get(NETWORK_HISTORY))
             self._seeded = True
-        if isinstance(payload, CpuUsageUpdated):
-            self._cpu.append(
-                {
-                    "t": time,
-                    "user": payload.user,
-                    "system": payload.system,
-                    "iowait": payload.iowait,
-                    "total": payload.busy,
-                }
-            )
-            ctx.state.set(CPU_HISTORY, self._cpu.record())
-        elif isinstance(payload, NetworkUsageUpdated):
-            self._network.append(
-                {"t": time, "rx": payload.rx_bytes_per_s, "tx": payload.tx_bytes_per_s},
-                {
-                    i.interface: {"rx": i.rx_bytes_per_s, "tx": i.tx_bytes_per_s}
-                    for i in payload.interfaces
-                },
-            )
-            ctx.state.set(NETWORK_HISTORY, self._network.record())
+        history = record_sample(payload, time, self._cpu, self._network)
+        if history is self._cpu:
+            ctx.state.set(CPU_HISTORY, history.record())
+        elif history is self._network:
+            ctx.state.set(NETWORK_HISTORY, history.record())

@@ -1,9 +1,12 @@
 """The MQTT bridge: `MqttSink` publishes events, `MqttSource` receives other nodes' events.
 
-Needs the ``mqtt`` extra (``pip install 'bussdcc-framework[mqtt]'``, paho-mqtt 1.6 or 2.x)
-to connect; importing this package and its messages works without it. Topics:
+Publishing (`MqttSink`, `MqttPublisher`) needs the ``mqtt`` extra (``pip install
+'bussdcc-framework[mqtt]'``, paho-mqtt 1.6 or 2.x); `MqttSource` receives with a client of its
+own, and importing this package and its messages works without paho. Topics:
 ``<prefix>/<node>/<message name>`` carry one wire-format record each (QoS 1) and the
 retained ``<prefix>/<node>/status`` holds ``online`` or ``offline`` (also the last will).
+`MqttPublisher` publishes anything else (retained integration configs) with the same broker
+settings.
 """
 
 from .broker import MqttBroker
@@ -14,6 +17,7 @@ from .message import (
     NodeStatusChanged,
     RemoteEvent,
 )
+from .publisher import Delivery, MqttPublisher
 from .sink import MqttSink, PublishSpec
 from .source import NODES_PATH, SOURCE_PATH, MqttSource, NodeView, SkippedMessage
 from .topics import DEFAULT_PREFIX
@@ -22,10 +26,12 @@ __all__ = [
     "DEFAULT_PREFIX",
     "NODES_PATH",
     "SOURCE_PATH",
+    "Delivery",
     "MqttBacklogOverflow",
     "MqttBroker",
     "MqttConnected",
     "MqttDisconnected",
+    "MqttPublisher",
     "MqttSink",
     "MqttSource",
     "NodeStatusChanged",

@@ -139,7 +139,12 @@ class Connection:
 
         Returns paho's message info (``is_published()``). Thread-safe.
         """
-        return self.client.publish(topic, payload, qos=QOS, retain=retain)
+        info = self.client.publish(topic, payload, qos=QOS, retain=retain)
+        if info.rc == self._mqtt.MQTT_ERR_NO_CONN:
+            # Not an error at QoS 1: paho keeps the message and sends it after the next
+            # connection -- but its info would then raise from is_published() for ever.
+            info.rc = self._mqtt.MQTT_ERR_SUCCESS
+        return info
 
     def subscribe(self, topics: list[str]) -> None:
         """Subscribe to ``topics`` at QoS 1 (call from ``on_connect``: sessions are clean)."""

@@ -16,8 +16,8 @@ from bussdcc.event import Event
 from ..codec import WireError, decode_event
 from ..message.framework import FrameworkShuttingDown
 from .broker import MqttBroker
-from .connection import Connection
 from .message import MqttConnected, MqttDisconnected, NodeStatusChanged, RemoteEvent
+from .receiver import Receiver
 from .sink import RECEIVED
 from .topics import DEFAULT_PREFIX, STATUS, check_node, check_prefix, parse_topic
 
@@ -123,8 +123,12 @@ class MqttSource(Interface):
     written to state at `SOURCE_PATH`. Remote events stop being emitted once the runtime
     begins shutting down.
 
-    The constructor raises ``TypeError``/``ValueError`` naming a bad argument; `start`
-    raises ``ImportError`` without paho-mqtt.
+    Receiving: its own subscribe-only client (`bussdcc_framework.mqtt.receiver`) rather
+    than paho's, which costs about as much per message as the broker does: it handles every
+    packet a read brings in one go and acknowledges them with one write. It needs no
+    third-party package.
+
+    The constructor raises ``TypeError``/``ValueError`` naming a bad argument.
     """
 
     subscriptions = (FrameworkShuttingDown,)
@@ -182,7 +186,7 @@ class MqttSource(Interface):
         self._lock = threading.Lock()
         self._closing = False
         self._failing = False
-        self._connection: Connection | None = None
+        self._connection: Receiver | None = None
 
     def __repr__(self) -> str:
         return f"MqttSource({self.broker.address!r}, prefix={self.prefix!r})"
@@ -208,7 +212,7 @@ class MqttSource(Interface):
         """Connect in the background (a broker that is away is retried)."""
         self.ctx = ctx
         self._closing = False
-        connection = Connection(
+        connection = Receiver(
             self.broker,
             label=self.name,
             on_connect=self._on_connect,

@@ -64,17 +64,26 @@ class Mosquitto:
     """One throwaway broker. `start` picks a free loopback port (kept across `restart`).
 
     ``users`` (name → password) turns anonymous access off and writes a password file with
-    ``mosquitto_passwd``. ``persistent`` keeps sessions across `stop`/`restart`. Use as a
-    context manager or call `close` (which stops it and removes its temporary directory).
+    ``mosquitto_passwd``. ``persistent`` keeps sessions across `stop`/`restart`. ``settings``
+    are more ``mosquitto.conf`` lines as name → value (``{"max_queued_messages": "100000"}``).
+    Use as a context manager or call `close` (which stops it and removes its temporary
+    directory).
 
     Raises `MosquittoNotFound` when the binary is missing and ``RuntimeError`` (with the
     broker's log) when it does not start listening within 10 s.
     """
 
-    def __init__(self, *, users: Mapping[str, str] | None = None, persistent: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        users: Mapping[str, str] | None = None,
+        persistent: bool = False,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.executable = find_mosquitto()
         self.users = dict(users or {})
         self.persistent = persistent
+        self.settings = dict(settings or {})
         self.host = HOST
         self.port = 0
         self._dir = Path(tempfile.mkdtemp(prefix="bussdcc-mosquitto-"))
@@ -122,6 +131,7 @@ class Mosquitto:
             # read this directory.
             "user root" if os.geteuid() == 0 else "",
         ]
+        lines += [f"{name} {value}" for name, value in self.settings.items()]
         if self.users:
             lines += ["allow_anonymous false", f"password_file {self._dir / 'passwords'}"]
         else:
