@@ -1,4 +1,4 @@
-"""`LoadCollector`: the 1/5/15-minute load averages, whole and per logical CPU."""
+"""`LoadCollector`: 1/5/15-minute load averages, whole and per logical CPU, and process count."""
 
 from __future__ import annotations
 
@@ -15,8 +15,13 @@ def _logical_cpus() -> int:
     return psutil.cpu_count(logical=True) or 1
 
 
+def _process_count() -> int:
+    # One directory listing of /proc (on Linux); nothing is read per process.
+    return len(psutil.pids())
+
+
 class LoadCollector:
-    """1/5/15-minute load averages, whole and per logical CPU."""
+    """1/5/15-minute load averages, whole and per logical CPU, and how many processes exist."""
 
     name = "load"
 
@@ -24,9 +29,11 @@ class LoadCollector:
         self,
         read_load: Callable[[], tuple[float, float, float]] = psutil.getloadavg,
         read_cores: Callable[[], int] = _logical_cpus,
+        read_processes: Callable[[], int] = _process_count,
     ) -> None:
         self._read_load = read_load
         self._read_cores = read_cores
+        self._read_processes = read_processes
 
     def collect(self, now: float) -> LoadAverageUpdated:
         load1, load5, load15 = self._read_load()
@@ -39,4 +46,5 @@ class LoadCollector:
             load1_per_core=load1 / cores,
             load5_per_core=load5 / cores,
             load15_per_core=load15 / cores,
+            processes=int(self._read_processes()),
         )

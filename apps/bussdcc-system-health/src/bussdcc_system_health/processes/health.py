@@ -12,14 +12,22 @@ from bussdcc.message import Message
 
 from ..message import (
     CpuUsageUpdated,
+    DiskIoUpdated,
     DiskUsageUpdated,
     HealthChanged,
     LoadAverageUpdated,
     MemoryUsageUpdated,
+    StorageWearUpdated,
     TemperatureUpdated,
     ThrottlingUpdated,
 )
-from ..telemetry.health import HealthAssessment, HealthThresholds, LatestTelemetry, evaluate_health
+from ..telemetry.health import (
+    HealthAssessment,
+    HealthThresholds,
+    LatestTelemetry,
+    evaluate_health,
+    extend_busy_streaks,
+)
 
 __all__ = ["HEALTH_STATE", "HealthProcess"]
 
@@ -33,6 +41,7 @@ _FIELDS: dict[type[Message], str] = {
     LoadAverageUpdated: "load",
     TemperatureUpdated: "temperature",
     ThrottlingUpdated: "throttling",
+    StorageWearUpdated: "wear",
 }
 
 
@@ -44,13 +53,15 @@ class HealthProcess(Process):
     current status; it is rewritten only when the assessment changes. ``system.health.changed``
     is emitted on each status transition, the first evaluation included (from ``"unknown"``).
     A reason changing within the same status updates state but emits nothing.
+    ``system.disk.io.updated`` extends each disk's busy streak, timed by the events' own
+    times, so a replay reaches the same verdicts as the live run.
 
     Raises:
         TypeError: if ``thresholds`` is not a `HealthThresholds`.
     """
 
     name = "health"
-    subscriptions = tuple(_FIELDS)
+    subscriptions = (*_FIELDS, DiskIoUpdated)
 
     def __init__(self, thresholds: HealthThresholds | None = None) -> None:
         if thresholds is not None and not isinstance(thresholds, HealthThresholds):
@@ -73,10 +84,20 @@ class HealthProcess(Process):
         return self._status
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
-        field = _FIELDS.get(type(evt.payload))
-        if field is None:
-            return
-        self._latest = dataclasses.replace(self._latest, **{field: evt.payload})
+        payload = evt.payload
+        if isinstance(payload, DiskIoUpdated):
+            streaks = extend_busy_streaks(
+                self._latest.disk_busy,
+                payload,
+                evt.time.timestamp(),
+                self.thresholds.disk_busy_percent,
+            )
+            self._latest = dataclasses.replace(self._latest, disk_busy=streaks)
+        else:
+            field = _FIELDS.get(type(payload))
+            if field is None:
+                return
+            self._latest = dataclasses.replace(self._latest, **{field: payload})
         assessment = evaluate_health(self._latest, self.thresholds)
         if assessment == self._assessment:
             return

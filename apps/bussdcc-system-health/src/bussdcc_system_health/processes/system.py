@@ -13,17 +13,20 @@ from bussdcc_framework.service import IDENTITY_STATE, identity_record
 
 from ..message import (
     CpuUsageUpdated,
+    DiskIoUpdated,
     DiskUsageUpdated,
+    FanSpeedUpdated,
     LoadAverageUpdated,
     MemoryUsageUpdated,
     NetworkUsageUpdated,
+    StorageWearUpdated,
     TemperatureUpdated,
     ThrottlingUpdated,
 )
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT, ColumnHistory
 from ..validation import positive_int
 
-__all__ = ["CPU_HISTORY", "NETWORK_HISTORY", "STATE_PATHS", "SystemProcess"]
+__all__ = ["CPU_HISTORY", "DISK_IO_HISTORY", "NETWORK_HISTORY", "STATE_PATHS", "SystemProcess"]
 
 STATE_PATHS: dict[type[Message], str] = {
     CpuUsageUpdated: "system.cpu.usage",
@@ -33,17 +36,22 @@ STATE_PATHS: dict[type[Message], str] = {
     TemperatureUpdated: "system.temperature",
     NetworkUsageUpdated: "system.network.usage",
     ThrottlingUpdated: "system.throttling",
+    DiskIoUpdated: "system.disk.io",
+    StorageWearUpdated: "system.storage.wear",
+    FanSpeedUpdated: "system.fans",
 }
 """Where each telemetry message's latest value lives in state."""
 
 CPU_HISTORY = "system.history.cpu"
 NETWORK_HISTORY = "system.history.network"
+DISK_IO_HISTORY = "system.history.disk_io"
 CPU_COLUMNS = ("t", "user", "system", "iowait", "total")
 NETWORK_COLUMNS = ("t", "rx", "tx")
+DISK_IO_COLUMNS = ("t", "read", "write")
 
 
 class SystemProcess(Process):
-    """Keeps the latest of each telemetry message in state, plus CPU and network history.
+    """Keeps the latest of each telemetry message in state, plus CPU, network and disk I/O history.
 
     Each message is stored at its `STATE_PATHS` entry as ``msg.to_dict()`` plus ``time``
     (the event's ISO-8601 UTC time). Histories hold the newest ``history_limit`` samples,
@@ -52,7 +60,9 @@ class SystemProcess(Process):
     * ``system.history.cpu``: ``{"t", "user", "system", "iowait", "total"}`` where
       ``total`` is the busy percentage;
     * ``system.history.network``: ``{"t", "rx", "tx", "interfaces": {name: {"rx", "tx"}}}``
-      in bytes per second (None where a rate is unknown or the interface was absent).
+      in bytes per second (None where a rate is unknown or the interface was absent);
+    * ``system.history.disk_io``: ``{"t", "read", "write", "devices": {name: {"read",
+      "write", "busy"}}}``, bytes per second and busy percent, alike.
 
     ``system.identity`` events are stored at ``system.identity`` the way the identity
     service stores them. Everything derives from the events alone, so a replay rebuilds the
@@ -71,6 +81,12 @@ class SystemProcess(Process):
         self._cpu = ColumnHistory(CPU_COLUMNS, history_limit)
         self._network = ColumnHistory(
             NETWORK_COLUMNS, history_limit, group="interfaces", group_columns=("rx", "tx")
+        )
+        self._disk_io = ColumnHistory(
+            DISK_IO_COLUMNS,
+            history_limit,
+            group="devices",
+            group_columns=("read", "write", "busy"),
         )
         self._seeded = False
 
@@ -94,6 +110,7 @@ class SystemProcess(Process):
         if not self._seeded:
             self._cpu.seed(ctx.state.get(CPU_HISTORY))
             self._network.seed(ctx.state.get(NETWORK_HISTORY))
+            self._disk_io.seed(ctx.state.get(DISK_IO_HISTORY))
             self._seeded = True
         if isinstance(payload, CpuUsageUpdated):
             self._cpu.append(
@@ -115,3 +132,16 @@ class SystemProcess(Process):
                 },
             )
             ctx.state.set(NETWORK_HISTORY, self._network.record())
+        elif isinstance(payload, DiskIoUpdated):
+            self._disk_io.append(
+                {"t": time, "read": payload.read_bytes_per_s, "write": payload.write_bytes_per_s},
+                {
+                    d.device: {
+                        "read": d.read_bytes_per_s,
+                        "write": d.write_bytes_per_s,
+                        "busy": d.busy,
+                    }
+                    for d in payload.devices
+                },
+            )
+            ctx.state.set(DISK_IO_HISTORY, self._disk_io.record())

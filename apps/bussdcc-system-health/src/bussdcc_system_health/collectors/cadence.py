@@ -1,0 +1,47 @@
+"""`OnChange`: lets a slowly changing reading through when it changes, else only now and then."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from bussdcc.message import Message
+
+from ..validation import non_negative
+
+__all__ = ["EVERY_HOUR", "EVERY_TEN_MINUTES", "OnChange"]
+
+M = TypeVar("M", bound=Message)
+
+EVERY_TEN_MINUTES = 600.0
+"""How often a reading that cannot be taken is repeated when nothing changes (SPEC §8): often
+enough that a recording's ten-minute segment, or a dashboard opened on a replay, has it."""
+
+EVERY_HOUR = 3600.0
+"""How often storage wear is repeated when it has not changed: it moves over months."""
+
+
+class OnChange(Generic[M]):
+    """Passes a message on when it differs from the last one passed, or ``repeat`` seconds after it.
+
+    A collector whose reading rarely changes (no fans, flash wear) would otherwise write the
+    same line into the history every tick.
+
+    Raises:
+        TypeError: if ``repeat`` is not a number.
+        ValueError: if ``repeat`` is negative, NaN or infinite.
+    """
+
+    def __init__(self, repeat: float, *, argument: str = "repeat") -> None:
+        self.repeat = non_negative(repeat, argument)
+        self._last: tuple[float, M] | None = None
+
+    def __call__(self, now: float, msg: M) -> M | None:
+        """``msg`` if it is news at monotonic time ``now``, else None."""
+        if self._last is not None and self._last[1] == msg and now - self._last[0] < self.repeat:
+            return None
+        self._last = (now, msg)
+        return msg
+
+    def forget(self) -> None:
+        """Pass the next message on whatever it holds."""
+        self._last = None
