@@ -289,7 +289,7 @@ def test_without_sysfs_only_mounted_devices_are_reported(tmp_path: Path) -> None
 
 def test_no_time_elapsed_reports_nothing(tmp_path: Path) -> None:
     stats = diskstats(DISKSTATS)
-    collector = DiskIoCollector(lambda: stats, read_mounts=lambda: [], sysfs=sysfs_tree(tmp_path))
+    collector = DiskIoCollector(lambda: stats, read_mounts=list, sysfs=sysfs_tree(tmp_path))
     assert collector.collect(5.0) is None
     assert collector.collect(5.0) is None
 
