@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import socketio
 from markupsafe import escape
 
 import bussdcc_system_health
+from bussdcc_framework.service import identity_record
 from bussdcc_system_health.interfaces.web import BOOTSTRAP_CSS, bootstrap_static_folder
 
 TIMEOUT = 10.0
@@ -60,6 +63,34 @@ def test_first_load_renders_the_current_state_server_side(dashboard: Any, teleme
     assert health["reasons"]
     for reason in health["reasons"]:
         assert escape(reason) in html
+
+
+def test_disk_io_wear_fans_processes_and_uptime_render_server_side(
+    dashboard: Any, telemetry: Any
+) -> None:
+    rt = dashboard.runtime
+    ident = telemetry.identity()
+    booted = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
+    rt.ctx.state.set("system.identity", identity_record(replace(ident, boot_time=booted)))
+    rt.emit(telemetry.cpu(cores=8))
+    rt.ctx.state.set("system.cpu.usage.time", "2026-01-04T08:30:59+00:00")
+    rt.emit(telemetry.disk_io(read=2048.0, write=3 * 1024 * 1024, busy=42.0))
+    rt.emit(telemetry.disks())
+    rt.emit(telemetry.wear(0x02, life_a=0x0B))
+    rt.emit(telemetry.fans(2950))
+    rt.emit(telemetry.load(processes=231))
+
+    html = page(dashboard)
+
+    assert re.search(r'id="dio-write">3\.0 MiB/s<', html)
+    devices = html[html.index('id="dio-devices"') :]
+    assert "mmcblk0p2" in devices and "42.0 %" in devices
+    assert html.count('class="core"') == 8
+    wear = html[html.index('id="wear"') :]
+    assert "exceeded (A)" in wear and "0-10 % (B)" in wear and "warning" in wear
+    assert "2950 RPM" in html
+    assert re.search(r'id="load-processes">231<', html)
+    assert re.search(r'data-identity="uptime">3 d 2 h 30 min<', html)
 
 
 def test_unavailable_readings_are_shown_as_unavailable(dashboard: Any, telemetry: Any) -> None:

@@ -183,3 +183,47 @@ def test_disconnect_shows_stale_state_and_a_restart_recovers_without_reload(
     ]
     assert unexpected == []
     assert not [e for e in page.errors if e.startswith("pageerror")]
+
+
+def test_disk_io_per_core_cpu_wear_and_fans_stay_live_at_phone_width(
+    page: Page, dashboard: Any, telemetry: Any
+) -> None:
+    rt = dashboard.runtime
+    page.page.set_viewport_size({"width": 390, "height": 900})
+    rt.emit(telemetry.cpu(cores=4))
+    rt.emit(telemetry.disk_io(write=1024 * 1024))
+    rt.emit(telemetry.disks())
+    rt.emit(telemetry.temperature())
+    page.page.goto(dashboard.url)
+    assert page.text("#dio-write") == "1.0 MiB/s"  # rendered by the server
+    page.wait_live()
+
+    rt.emit(telemetry.cpu(cores=64))
+    page.wait("document.querySelectorAll('#cpu-cores .core').length === 64")
+    strip = page.page.locator("#cpu-cores").bounding_box()
+    cells = page.page.locator("#cpu-cores .core")
+    first, last = cells.nth(0).bounding_box(), cells.nth(63).bounding_box()
+    assert strip is not None and first is not None and last is not None
+    assert strip["x"] + strip["width"] <= 390, "the strip fits the phone's width"
+    assert first["width"] >= 12, "each core's bar stays wide enough to read"
+    assert round((last["y"] - first["y"]) / first["height"]) >= 3, "16 to a row: 4 rows"
+    busiest = page.page.evaluate(
+        "document.querySelector('#cpu-cores .core:last-child .core-fill').style.height"
+    )
+    assert busiest == "100%"
+
+    rt.emit(telemetry.disk_io(read=3 * 1024 * 1024, write=0.0, busy=87.5))
+    page.wait_text("#dio-read", "3.0 MiB/s")
+    assert "87.5 %" in page.text("#dio-devices") and "mmcblk0p2" in page.text("#dio-devices")
+    rt.emit(telemetry.wear(0x03))
+    page.wait("document.querySelector('#wear').textContent.includes('urgent')")
+    page.wait_text("#health-status", "critical")
+    rt.emit(telemetry.fans(1800))
+    page.wait("document.querySelector('#fans').textContent.includes('1800 RPM')")
+    rt.emit(telemetry.load())
+    page.wait_text("#load-processes", "180")
+
+    history = page.page.evaluate("window.dashboard.state().system.history.disk_io")
+    assert history == json.loads(json.dumps(rt.state.get("system.history.disk_io")))
+    assert history["write"] == [1024 * 1024, 0.0]
+    assert page.errors == []

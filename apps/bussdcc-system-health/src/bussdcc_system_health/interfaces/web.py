@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,18 @@ from bussdcc_framework.service import IDENTITY_STATE
 from ..message import (
     CollectorFailed,
     CpuUsageUpdated,
+    DiskIoUpdated,
     DiskUsageUpdated,
+    FanSpeedUpdated,
     HealthChanged,
     LoadAverageUpdated,
     MemoryUsageUpdated,
     NetworkUsageUpdated,
+    StorageWearUpdated,
     TemperatureUpdated,
     ThrottlingUpdated,
 )
-from ..processes import CPU_HISTORY, HEALTH_STATE, NETWORK_HISTORY, STATE_PATHS
+from ..processes import CPU_HISTORY, DISK_IO_HISTORY, HEALTH_STATE, NETWORK_HISTORY, STATE_PATHS
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
 
@@ -77,6 +81,7 @@ CARDS = (
     "memory",
     "load",
     "disks",
+    "diskio",
     "temperature",
     "throttling",
 )
@@ -90,6 +95,9 @@ CARD_RECORDS = {
     "temp": STATE_PATHS[TemperatureUpdated],
     "net": STATE_PATHS[NetworkUsageUpdated],
     "thr": STATE_PATHS[ThrottlingUpdated],
+    "dio": STATE_PATHS[DiskIoUpdated],
+    "wear": STATE_PATHS[StorageWearUpdated],
+    "fans": STATE_PATHS[FanSpeedUpdated],
     "ident": IDENTITY_STATE,
 }
 """The state records the cards render, by the template variable that holds each."""
@@ -123,6 +131,36 @@ def _fmt_num(value: Any, digits: int = 2) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return MISSING
     return f"{value:.{digits}f}"
+
+
+def _fmt_wear(estimate: Any) -> str:
+    """An eMMC life-time estimate as the range of rated life used (``10-20 %``)."""
+    if not isinstance(estimate, dict):
+        return MISSING
+    if estimate.get("exceeded"):
+        return "exceeded"
+    low, high = estimate.get("used_min"), estimate.get("used_max")
+    return MISSING if low is None or high is None else f"{low}-{high} %"
+
+
+def _fmt_uptime(boot_time: Any, now: Any) -> str:
+    """The time from ``boot_time`` to ``now`` (ISO-8601 strings) as ``3 d 4 h 12 min``.
+
+    ``now`` is the time of the latest telemetry rather than the wall clock, so a replayed
+    history shows the uptime it had then.
+    """
+    try:
+        seconds = int(
+            (datetime.fromisoformat(now) - datetime.fromisoformat(boot_time)).total_seconds()
+        )
+    except (TypeError, ValueError):
+        return MISSING
+    if seconds < 0:
+        return MISSING
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    return f"{days} d {hours} h {minutes} min" if days else f"{hours} h {minutes} min"
 
 
 BOOTSTRAP_CSS = "css/bootstrap.min.css"
@@ -191,7 +229,14 @@ class SystemWebInterface(WebInterface):
         app.jinja_env.globals.update(
             bootstrap_css=BOOTSTRAP_CSS, cards=CARDS, health_class=HEALTH_CLASS
         )
-        app.jinja_env.filters.update(bytes=_fmt_bytes, rate=_fmt_rate, pct=_fmt_pct, num=_fmt_num)
+        app.jinja_env.filters.update(
+            bytes=_fmt_bytes,
+            rate=_fmt_rate,
+            pct=_fmt_pct,
+            num=_fmt_num,
+            wear=_fmt_wear,
+            uptime=_fmt_uptime,
+        )
         return app
 
     def register_routes(self, app: Flask, ctx: ContextProtocol) -> None:
@@ -199,13 +244,19 @@ class SystemWebInterface(WebInterface):
         def dashboard() -> str:
             snapshot = self.snapshot()
             state = snapshot["state"]
+            records = {name: _at(state, path) for name, path in CARD_RECORDS.items()}
             return render_template(
                 "dashboard.html",
                 snapshot=snapshot,
                 health=health_record(state),
-                **{name: _at(state, path) for name, path in CARD_RECORDS.items()},
+                **records,
+                now=(records["cpu"] or {}).get("time") or snapshot["time"],
                 history_limit=DEFAULT_HISTORY_LIMIT,
-                history_paths={"cpu": CPU_HISTORY, "network": NETWORK_HISTORY},
+                history_paths={
+                    "cpu": CPU_HISTORY,
+                    "network": NETWORK_HISTORY,
+                    "disk_io": DISK_IO_HISTORY,
+                },
                 version=__version__,
             )
 

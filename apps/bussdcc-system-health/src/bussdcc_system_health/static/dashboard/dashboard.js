@@ -5,7 +5,7 @@
  * - An event applies only if its `prev` is the seq we hold; anything else is a gap (dropped
  *   events, a restart) and we ask for a fresh snapshot ("resync").
  * - An event's `state` carries the derived values it changed; the chart histories are
- *   appended here from the CPU and network events, as the server's SystemProcess does.
+ *   appended here from the CPU, network and disk I/O events, as the server's SystemProcess does.
  * - While disconnected the page says so and greys the stale values; Socket.IO reconnects on
  *   its own and the server sends a fresh snapshot on connect.
  */
@@ -119,6 +119,10 @@
       const interfaces = {};
       for (const i of d.interfaces || []) interfaces[i.interface] = { rx: i.rx_bytes_per_s, tx: i.tx_bytes_per_s };
       appendHistory(config.historyPaths.network, { t: stateTime(rec.time), rx: d.rx_bytes_per_s, tx: d.tx_bytes_per_s }, "interfaces", interfaces, ["rx", "tx"]);
+    } else if (rec.name === "system.disk.io.updated") {
+      const devices = {};
+      for (const x of d.devices || []) devices[x.device] = { read: x.read_bytes_per_s, write: x.write_bytes_per_s, busy: x.busy };
+      appendHistory(config.historyPaths.disk_io, { t: stateTime(rec.time), read: d.read_bytes_per_s, write: d.write_bytes_per_s }, "devices", devices, ["read", "write", "busy"]);
     }
     if (rec.name.startsWith("system.")) lastUpdate = rec.time;
     seq = rec.seq;
@@ -202,12 +206,23 @@
     text("health-since", stamp(h.since));
   }
 
+  // Uptime at the latest telemetry (not the wall clock), as the server renders it.
+  function uptime(bootIso, nowIso) {
+    const seconds = Math.floor((Date.parse(nowIso) - Date.parse(bootIso)) / 1000);
+    if (!Number.isFinite(seconds) || seconds < 0) return "–";
+    const days = Math.floor(seconds / 86400);
+    const hours = Math.floor((seconds % 86400) / 3600);
+    const minutes = Math.floor((seconds % 3600) / 60);
+    return (days ? `${days} d ` : "") + `${hours} h ${minutes} min`;
+  }
+
   function renderIdentity() {
     const ident = at(state, "system.identity") || {};
     for (const dd of document.querySelectorAll("[data-identity]")) {
       const key = dd.dataset.identity;
-      const value = ident[key];
-      dd.textContent = value ? (key === "boot_time" ? stamp(value) : String(value)) : "unavailable";
+      const value = key === "uptime" ? ident.boot_time : ident[key];
+      const shown = key === "uptime" ? uptime(value, lastUpdate) : key === "boot_time" ? stamp(value) : String(value);
+      dd.textContent = value ? shown : "unavailable";
     }
     text("nav-host", ident.hostname || "");
     document.title = "System Health" + (ident.hostname ? " · " + ident.hostname : "");
@@ -220,6 +235,24 @@
     const parts = $("cpu-bar").children;
     ["user", "system", "iowait"].forEach((key, i) => {
       parts[i].style.width = (cpu && isNum(cpu[key]) ? cpu[key] : 0) + "%";
+    });
+    // Busy per core: one small bar each, 16 to a row, so 64 cores still fit a phone.
+    const cores = (cpu && cpu.cores) || [];
+    text("cpu-cores-count", cores.length ? cores.length + " cores" : "");
+    const strip = $("cpu-cores");
+    strip.style.setProperty("--cols", String(Math.max(1, Math.min(cores.length, 16))));
+    while (strip.children.length > cores.length) strip.lastElementChild.remove();
+    while (strip.children.length < cores.length) {
+      const cell = document.createElement("div");
+      cell.className = "core";
+      cell.appendChild(document.createElement("div"));
+      strip.appendChild(cell);
+    }
+    cores.forEach((c, i) => {
+      const cell = strip.children[i];
+      cell.title = `core ${c.core}: ${pct(c.busy)}`;
+      cell.firstElementChild.className = "core-fill " + barClass(c.busy);
+      cell.firstElementChild.style.height = (isNum(c.busy) ? c.busy : 0) + "%";
     });
   }
 
@@ -240,6 +273,7 @@
       text(key + "-per-core", load ? num(load[key + "_per_core"]) : "–");
     }
     text("load-cores", load ? String(load.cores) : "–");
+    text("load-processes", load && isNum(load.processes) ? String(load.processes) : "–");
   }
 
   function renderDisks() {
@@ -255,7 +289,37 @@
           )
           .join("")
       : `<div class="text-secondary small">No filesystems reported yet.</div>`;
-    if ($("disks").innerHTML !== html) $("disks").innerHTML = html;
+    const wear = at(state, "system.storage.wear");
+    const range = (e) => (!e ? "–" : e.exceeded ? "exceeded" : e.used_min === null || e.used_max === null ? "–" : `${e.used_min}-${e.used_max} %`);
+    const eol = { warning: "text-bg-warning", urgent: "text-bg-danger" };
+    const wearHtml = !wear
+      ? ""
+      : wear.available
+        ? (wear.devices || [])
+            .map(
+              (w) =>
+                `<div title="${esc(w.model || "")}"><strong>${esc(w.device)}</strong> wear: life used ${range(w.life_time_a)} (A) · ${range(w.life_time_b)} (B) · pre-EOL <span class="badge ${eol[w.pre_eol] || "text-bg-success"}">${esc(w.pre_eol)}</span></div>`,
+            )
+            .join("")
+        : `<span class="text-secondary" title="${esc(wear.reason || "")}">flash wear not reported</span>`;
+    const all = html + `<div class="small mt-2" id="wear">${wearHtml}</div>`;
+    if ($("disks").innerHTML !== all) $("disks").innerHTML = all;
+  }
+
+  function renderDiskIo() {
+    const dio = at(state, "system.disk.io");
+    text("dio-read", dio ? rate(dio.read_bytes_per_s) : "–");
+    text("dio-write", dio ? rate(dio.write_bytes_per_s) : "–");
+    const devices = (dio && dio.devices) || [];
+    const html = devices.length
+      ? devices
+          .map(
+            (d) =>
+              `<tr><td class="${d.whole ? "" : "ps-3 text-secondary"}">${esc(d.device)}</td><td class="text-end">${rate(d.read_bytes_per_s)}</td><td class="text-end">${rate(d.write_bytes_per_s)}</td><td class="text-end">${pct(d.busy)}</td></tr>`,
+          )
+          .join("")
+      : `<tr><td colspan="4" class="text-secondary">No block devices reported yet.</td></tr>`;
+    if ($("dio-devices").innerHTML !== html) $("dio-devices").innerHTML = html;
   }
 
   function renderNetwork() {
@@ -283,7 +347,7 @@
           .map((s) => {
             const cls = s.critical && s.current >= s.critical ? "text-danger" : s.high && s.current >= s.high ? "text-warning" : "";
             return (
-              `<div class="col-6 col-lg-4"><div class="border rounded p-2 h-100"><div class="small text-secondary text-truncate">${esc(s.name)}${s.label ? " · " + esc(s.label) : ""}</div>` +
+              `<div class="col-6"><div class="border rounded p-2 h-100"><div class="small text-secondary text-truncate">${esc(s.name)}${s.label ? " · " + esc(s.label) : ""}</div>` +
               `<div class="fs-5 fw-semibold ${cls}">${num(s.current, 1)} °C</div></div></div>`
             );
           })
@@ -291,6 +355,12 @@
         `</div>`;
     }
     if ($("temps").innerHTML !== html) $("temps").innerHTML = html;
+    const fans = at(state, "system.fans");
+    const fansHtml =
+      fans && fans.available
+        ? (fans.fans || []).map((f) => `<span class="me-3">fan ${esc(f.name)}${f.label ? " · " + esc(f.label) : ""} <strong>${f.rpm} RPM</strong></span>`).join("")
+        : `<span class="text-secondary" title="${esc((fans && fans.reason) || "")}">no fans</span>`;
+    if ($("fans").innerHTML !== fansHtml) $("fans").innerHTML = fansHtml;
   }
 
   const FLAGS = [
@@ -352,6 +422,10 @@
       min: 0,
       ticks: { callback: (v) => rate(v), maxTicksLimit: 5 },
     });
+    charts.dio = makeChart("dio-chart", [series("read", "--disk-read", false), series("write", "--disk-write", false)], {
+      min: 0,
+      ticks: { callback: (v) => rate(v), maxTicksLimit: 5 },
+    });
   }
 
   function renderCharts() {
@@ -369,6 +443,13 @@
       charts.net.data.datasets[0].data = (net.rx || []).slice();
       charts.net.data.datasets[1].data = (net.tx || []).slice();
       charts.net.update("none");
+    }
+    const dio = at(state, config.historyPaths.disk_io) || {};
+    if (charts.dio) {
+      charts.dio.data.labels = (dio.t || []).map(clock);
+      charts.dio.data.datasets[0].data = (dio.read || []).slice();
+      charts.dio.data.datasets[1].data = (dio.write || []).slice();
+      charts.dio.update("none");
     }
   }
 
@@ -391,6 +472,7 @@
     renderLoad();
     renderDisks();
     renderNetwork();
+    renderDiskIo();
     renderTemps();
     renderThrottling();
     renderCharts();
