@@ -13,7 +13,11 @@ import pytest
 from bussdcc_system_health.collectors import DiskIoCollector
 from bussdcc_system_health.collectors.diskio import mounted_devices, whole_disks
 from bussdcc_system_health.message import DiskIo, DiskIoUpdated
-from bussdcc_system_health.telemetry.blockdevices import counted_in_totals, reported_devices
+from bussdcc_system_health.telemetry.blockdevices import (
+    counted_in_totals,
+    parse_diskstats,
+    reported_devices,
+)
 from bussdcc_system_health.telemetry.filesystems import Mount, real_filesystems
 from bussdcc_system_health.telemetry.rates import DiskCounters, busy_percent, disk_throughput
 
@@ -37,19 +41,7 @@ DISKSTATS = """\
 """
 
 
-def diskstats(text: str) -> dict[str, DiskCounters]:
-    """Counters per device from /proc/diskstats text (sectors are 512 bytes, as psutil reads)."""
-    result = {}
-    for line in text.splitlines():
-        f = line.split()
-        result[f[2]] = DiskCounters(
-            read_bytes=int(f[5]) * 512,
-            write_bytes=int(f[9]) * 512,
-            reads=int(f[3]),
-            writes=int(f[7]),
-            busy_ms=int(f[12]),
-        )
-    return result
+diskstats = parse_diskstats
 
 
 def sysfs_tree(root: Path) -> Path:
@@ -98,6 +90,32 @@ def fake_stat(numbers: Mapping[str, tuple[int, int]]) -> Callable[[str], Any]:
         return NS(st_dev=os.makedev(*numbers[path]))
 
     return stat
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def test_diskstats_fields_become_bytes_operations_and_busy_time() -> None:
+    parsed = parse_diskstats(DISKSTATS)
+    assert len(parsed) == 13
+    assert parsed["mmcblk0"] == DiskCounters(
+        read_bytes=400000 * 512, write_bytes=240000 * 512, reads=5000, writes=3000, busy_ms=8000
+    )
+    assert parsed["sda1"] == DiskCounters(55000 * 512, 8000 * 512, 690, 100, busy_ms=590)
+
+
+def test_diskstats_of_older_kernels_and_odd_lines() -> None:
+    text = (
+        "   8       0 sda 8 8 8 8 8 8 8 8 0 8 8\n"  # 2.6-4.17: 14 fields
+        "   8       1 sda1 4 16 2 32\n"  # 2.6 partition: 7 fields, no busy time
+        "   8       2 sdb2 x y z\n"  # garbled: skipped
+        "   8       3 sdb3 1 2 three 4 5 6 7 8 9 10 11\n"  # not numbers: skipped
+        "\n"
+    )
+    assert parse_diskstats(text) == {
+        "sda": DiskCounters(8 * 512, 8 * 512, 8, 8, busy_ms=8),
+        "sda1": DiskCounters(16 * 512, 32 * 512, 4, 2),
+    }
 
 
 # --- rates --------------------------------------------------------------------------------------

@@ -10,17 +10,27 @@ from typing import Any
 import psutil
 
 from ..message import DiskIoUpdated
-from ..telemetry.blockdevices import counted_in_totals, reported_devices
+from ..telemetry.blockdevices import counted_in_totals, parse_diskstats, reported_devices
 from ..telemetry.filesystems import Mount, real_filesystems
 from ..telemetry.rates import DiskCounters, disk_throughput, known_sum
 from .disk import MountTable
 
-__all__ = ["DiskIoCollector", "mounted_devices", "whole_disks"]
+__all__ = ["DISKSTATS", "DiskIoCollector", "mounted_devices", "whole_disks"]
+
+
+DISKSTATS = "/proc/diskstats"
+"""Where Linux keeps every block device's I/O counters."""
 
 
 def _disk_counters() -> dict[str, DiskCounters]:
-    # One read of /proc/diskstats for every device. nowrap=True (the default, stated for the
-    # reader): psutil folds a 32-bit counter that wrapped into an ever-increasing total.
+    # One read of /proc/diskstats for every device, parsed here: a third of what psutil's
+    # disk_io_counters costs (its wrap bookkeeping is per call). A counter that wraps (32-bit
+    # kernels) then reads as a reset: one interval without that rate.
+    try:
+        with open(DISKSTATS, "rb") as file:
+            return parse_diskstats(file.read().decode("ascii", "replace"))
+    except FileNotFoundError:  # not Linux
+        pass
     counters = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
     return {
         name: DiskCounters(
@@ -82,7 +92,7 @@ def mounted_devices(
 class DiskIoCollector:
     """Block I/O per device since the previous sample (see `DiskIoUpdated`).
 
-    Each tick reads the kernel's counters once (``/proc/diskstats`` through psutil). Which
+    Each tick reads the kernel's counters once (``/proc/diskstats``; psutil elsewhere). Which
     devices are reported (`reported_devices`) is worked out again only when the mount table
     changes or a device appears or disappears, since that means reading sysfs and the mount
     table. The first sample only records the counters and reports nothing (None), as does a

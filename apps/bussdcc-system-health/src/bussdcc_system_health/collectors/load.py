@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import psutil
@@ -16,8 +17,12 @@ def _logical_cpus() -> int:
 
 
 def _process_count() -> int:
-    # One directory listing of /proc (on Linux); nothing is read per process.
-    return len(psutil.pids())
+    # One listing of /proc, nothing read per process: half what psutil.pids() costs, which
+    # also converts every name to an int.
+    try:
+        return sum(1 for name in os.listdir("/proc") if name.isdigit())
+    except FileNotFoundError:  # not Linux
+        return len(psutil.pids())
 
 
 class LoadCollector:

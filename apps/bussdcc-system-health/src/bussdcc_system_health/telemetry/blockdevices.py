@@ -1,11 +1,58 @@
-"""Which block devices' I/O is worth reporting, and which count towards the totals."""
+"""Block devices: their counters as the kernel prints them, which are worth reporting, and
+which count towards the totals."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
 
-__all__ = ["STACKED", "VIRTUAL", "counted_in_totals", "reported_devices"]
+from .rates import DiskCounters
+
+__all__ = [
+    "SECTOR",
+    "STACKED",
+    "VIRTUAL",
+    "counted_in_totals",
+    "parse_diskstats",
+    "reported_devices",
+]
+
+SECTOR = 512
+"""Bytes per sector in ``/proc/diskstats``, whatever the device's own sector size."""
+
+
+def parse_diskstats(text: str) -> dict[str, DiskCounters]:
+    """Each device's counters from the text of ``/proc/diskstats``.
+
+    A line is ``major minor name`` and then the kernel's fields (Documentation/admin-guide/
+    iostats.rst): reads completed, merged, sectors read, ms reading, writes completed, merged,
+    sectors written, ms writing, I/O in flight, ms doing I/O (``io_ticks``, the busy time),
+    weighted ms, and since Linux 4.18 and 5.5 discard and flush fields. Linux 2.6 printed
+    partitions with four fields (reads, sectors read, writes, sectors written) and no busy
+    time. A line in any other shape is skipped.
+    """
+    counters = {}
+    for line in text.splitlines():
+        fields = line.split()
+        try:
+            if len(fields) >= 14:
+                values = [int(v) for v in fields[3:13]]
+                counters[fields[2]] = DiskCounters(
+                    read_bytes=values[2] * SECTOR,
+                    write_bytes=values[6] * SECTOR,
+                    reads=values[0],
+                    writes=values[4],
+                    busy_ms=values[9],
+                )
+            elif len(fields) == 7:
+                reads, read_sectors, writes, write_sectors = (int(v) for v in fields[3:7])
+                counters[fields[2]] = DiskCounters(
+                    read_sectors * SECTOR, write_sectors * SECTOR, reads, writes
+                )
+        except ValueError:
+            continue
+    return counters
+
 
 VIRTUAL = re.compile(r"^(loop|ram|zram|nbd|fd|mtdblock)\d+$|^mmcblk\d+(boot\d+|rpmb)$")
 """Whole "disks" that are not storage of their own: loop devices (snap images, mounted files),
