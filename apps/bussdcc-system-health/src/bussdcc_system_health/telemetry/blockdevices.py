@@ -35,14 +35,13 @@ def parse_diskstats(text: str) -> dict[str, DiskCounters]:
     for line in text.splitlines():
         fields = line.split()
         try:
-            if len(fields) >= 14:
-                values = [int(v) for v in fields[3:13]]
+            if len(fields) >= 14:  # only the five fields used are converted: this runs every tick
                 counters[fields[2]] = DiskCounters(
-                    read_bytes=values[2] * SECTOR,
-                    write_bytes=values[6] * SECTOR,
-                    reads=values[0],
-                    writes=values[4],
-                    busy_ms=values[9],
+                    read_bytes=int(fields[5]) * SECTOR,
+                    write_bytes=int(fields[9]) * SECTOR,
+                    reads=int(fields[3]),
+                    writes=int(fields[7]),
+                    busy_ms=int(fields[12]),
                 )
             elif len(fields) == 7:
                 reads, read_sectors, writes, write_sectors = (int(v) for v in fields[3:7])
