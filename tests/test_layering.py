@@ -1,17 +1,29 @@
-"""Proves the layering: the kernel imports neither framework nor app; the framework not the app."""
+"""Proves the layering: the kernel imports neither framework nor app; the framework not the app.
+
+And that the layers meet only through public API: no file outside a distribution imports or
+reaches into one of its ``_``-names, and no framework class overrides a private method of a
+kernel class (or inherits from two kernel runtimes).
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import itertools
+import pkgutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 KERNEL_SRC = REPOSITORY_ROOT / "packages" / "bussdcc" / "src"
 FRAMEWORK_SRC = REPOSITORY_ROOT / "packages" / "bussdcc-framework" / "src"
+APP_ROOT = REPOSITORY_ROOT / "apps" / "bussdcc-system-health"
 
 KERNEL = "bussdcc"
 FRAMEWORK = "bussdcc_framework"
@@ -205,3 +217,176 @@ def test_runtime_check_fails_when_a_needed_layer_is_blocked(tmp_path: Path) -> N
     result = import_without(FRAMEWORK, KERNEL, cwd=tmp_path)
     assert result.returncode != 0
     assert "LayeringViolation: importing bussdcc_framework imported bussdcc" in result.stderr
+
+
+# --- only public names across distributions ------------------------------------------------
+
+DISTRIBUTIONS = (KERNEL, FRAMEWORK, APP)
+
+# Each tree that uses other distributions, and the distribution it belongs to (None: none).
+CONSUMERS: tuple[tuple[Path, str | None], ...] = (
+    (FRAMEWORK_SRC, FRAMEWORK),
+    (REPOSITORY_ROOT / "packages" / "bussdcc-framework" / "tests", FRAMEWORK),
+    (REPOSITORY_ROOT / "packages" / "bussdcc" / "tests", KERNEL),
+    (APP_ROOT / "src", APP),
+    (APP_ROOT / "tests", APP),
+    (REPOSITORY_ROOT / "tests", None),
+    (REPOSITORY_ROOT / "tools", None),
+)
+
+
+def _private(dotted: str) -> str | None:
+    """The first ``_``-segment of a dotted name (dunders such as ``__version__`` are public)."""
+    for part in dotted.split("."):
+        if part.startswith("_") and not (part.startswith("__") and part.endswith("__")):
+            return part
+    return None
+
+
+def private_uses(tree: ast.AST, own: str | None) -> Iterable[tuple[int, str]]:
+    """Yield (line, what) for each use of another distribution's private name in ``tree``.
+
+    Caught: ``import bussdcc._x``, ``from bussdcc._x import y``, ``from bussdcc import _y``,
+    and an attribute ``_z`` read from a name bound by such an import (``Event._stamped``,
+    ``bussdcc._x``).
+    """
+    foreign: set[str] = set()  # local names bound to another distribution's modules/objects
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top in DISTRIBUTIONS and top != own:
+                    if _private(alias.name):
+                        yield node.lineno, f"import {alias.name}"
+                    foreign.add(alias.asname or top)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            top = node.module.split(".")[0]
+            if top not in DISTRIBUTIONS or top == own:
+                continue
+            for alias in node.names:
+                dotted = f"{node.module}.{alias.name}"
+                if _private(dotted):
+                    yield node.lineno, f"from {node.module} import {alias.name}"
+                foreign.add(alias.asname or alias.name)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in foreign
+            and _private(node.attr)
+        ):
+            yield node.lineno, f"{node.value.id}.{node.attr}"
+
+
+def private_name_violations(root: Path, own: str | None) -> list[str]:
+    violations = []
+    for path in sorted(root.rglob("*.py")):
+        where = path.relative_to(REPOSITORY_ROOT)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (OSError, SyntaxError, UnicodeDecodeError) as exc:
+            violations.append(f"{where}: cannot be checked: {exc}")
+            continue
+        violations += [f"{where}:{line}: uses {what}" for line, what in private_uses(tree, own)]
+    return violations
+
+
+@pytest.mark.parametrize(
+    ("root", "own"), CONSUMERS, ids=[str(r.relative_to(REPOSITORY_ROOT)) for r, _ in CONSUMERS]
+)
+def test_no_private_name_of_another_distribution_is_used(root: Path, own: str | None) -> None:
+    assert python_files(root), f"{root} has no Python files; the scan would be vacuous"
+    assert private_name_violations(root, own) == []
+
+
+def test_private_name_checker_catches_each_form(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "x.py",
+        """\
+        import bussdcc._validate
+        from bussdcc._validate import number
+        from bussdcc.components import _BootFailure
+        from bussdcc import Event, __version__
+        from bussdcc_framework.io import _segments as seg
+        import bussdcc
+        Event._stamped(1.0, None, 1)
+        bussdcc.runtime._WAIT_SLICE
+        bussdcc.Runtime
+        seg.parse_segment_path
+        own._private_but_local
+        """,
+    )
+    tree = ast.parse((tmp_path / "x.py").read_text())
+    assert sorted(what for _, what in private_uses(tree, own=None)) == [
+        "Event._stamped",
+        "from bussdcc._validate import number",
+        "from bussdcc.components import _BootFailure",
+        "from bussdcc_framework.io import _segments",
+        "import bussdcc._validate",
+    ]
+    # A distribution may use its own private names.
+    assert list(private_uses(ast.parse("from bussdcc._validate import number"), KERNEL)) == []
+
+
+# --- no framework class reaches into a kernel class --------------------------------------
+
+
+def _classes_of(package: str) -> list[type]:
+    root = importlib.import_module(package)
+    modules = [root]
+    for info in pkgutil.walk_packages(root.__path__, package + "."):
+        if info.name.rsplit(".", 1)[-1] != "__main__":
+            modules.append(importlib.import_module(info.name))
+    return [
+        cls
+        for module in modules
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if cls.__module__ == module.__name__
+    ]
+
+
+def private_overrides(cls: type, lower: tuple[str, ...]) -> list[str]:
+    """``Class._name`` for each private method ``cls`` defines that a class from a ``lower``
+    distribution in its MRO defines too (dunders excepted)."""
+    found = []
+    lower_bases = [b for b in cls.__mro__[1:] if b.__module__.split(".")[0] in lower]
+    for name in vars(cls):
+        if _private(name) and any(name in vars(base) for base in lower_bases):
+            found.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    return found
+
+
+def test_no_framework_class_overrides_a_private_kernel_method() -> None:
+    classes = _classes_of(FRAMEWORK)
+    kernel_subclasses = [
+        c for c in classes if any(b.__module__.split(".")[0] == KERNEL for b in c.__mro__)
+    ]
+    assert len(kernel_subclasses) >= 3, "expected the runtimes, sinks' messages, interfaces"
+    assert [v for c in classes for v in private_overrides(c, (KERNEL,))] == []
+
+
+def test_no_framework_class_inherits_two_kernel_runtimes() -> None:
+    import bussdcc
+
+    for cls in _classes_of(FRAMEWORK):
+        runtimes = [
+            b
+            for b in cls.__mro__[1:]
+            if b.__module__.split(".")[0] == KERNEL and issubclass(b, bussdcc.Runtime)
+        ]
+        # A single line of descent: each kernel runtime in the MRO derives from the next.
+        for child, parent in itertools.pairwise(runtimes):
+            assert issubclass(child, parent), f"{cls.__qualname__} joins {child} and {parent}"
+
+
+def test_the_override_check_sees_a_private_override() -> None:
+    import bussdcc
+
+    class Sneaky(bussdcc.Runtime):
+        def _teardown(self, reason: str | None) -> None:  # pragma: no cover - never called
+            pass
+
+    Sneaky.__module__ = "bussdcc_framework.sneaky"
+    (found,) = private_overrides(Sneaky, (KERNEL,))
+    assert found.startswith("bussdcc_framework.sneaky.") and found.endswith("Sneaky._teardown")

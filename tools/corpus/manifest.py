@@ -19,9 +19,9 @@ samples in each chart history; ``health_transitions`` the ``[previous, status]``
 
 The rule for telling derived transitions from recorded ones: a recording also holds the
 ``system.health.changed`` events the live `HealthProcess` emitted, and replay re-emits them.
-A replay hands each re-emitted event to its sinks after delivering it, so
-`bussdcc_framework.testing.ReplayTrace` (a sink that also watches the bus) knows which health
-changes on the replay bus were re-emitted; every other one is one the replay derived.
+`bussdcc_framework.testing.ReplayTrace` (a bus subscriber that the kernel's ``replayed``
+extension hook tells of each re-emit) knows which health changes on the replay bus were
+re-emitted; every other one is one the replay derived.
 Comparing the two lists also shows whether replay reproduces the live verdicts
 (``recorded_health_transitions``, kept for information).
 

@@ -7,7 +7,6 @@ missing feature, so they fail instead.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -105,17 +104,70 @@ def test_live_values_change_as_events_are_emitted(
     rt.emit(telemetry.temperature(None))
     page.wait("document.querySelector('#temps').textContent.includes('unavailable')")
 
-    # The charts follow the history: two CPU samples, two network samples.
-    history = page.page.evaluate("window.dashboard.state().system.history")
-    assert history["cpu"]["user"] == [10.0, 42.5]
-    assert len(history["cpu"]["t"]) == 2
-    assert len(history["network"]["t"]) == len(history["network"]["rx"]) == 2
-    # What the page appended from live events is what the server's process holds, down to
-    # the interface that appeared (padded with null) and the one that went quiet.
-    assert history == json.loads(json.dumps(rt.state.get("system.history")))
-    assert set(history["network"]["interfaces"]) >= {"wlan0"}
+    # The charts plot the server's history: two CPU samples, two network samples, fed raw
+    # numbers and labels by the server (a snapshot first, then each new sample).
+    charts = page.page.evaluate("window.dashboard.charts()")
+    cpu = rt.state.get("system.history.cpu")
+    assert charts["cpu-chart"]["user"] == list(cpu["user"]) == [10.0, 42.5]
+    assert charts["cpu-chart"]["iowait"] == list(cpu["iowait"])
+    assert charts["cpu-chart"]["labels"] == [t[11:19] for t in cpu["t"]]
+    network = rt.state.get("system.history.network")
+    assert charts["network-chart"]["rx"] == list(network["rx"])
+    assert len(charts["network-chart"]["labels"]) == 2
     assert page.text("#nav-host") == "pi-lab-07"
     assert page.page.evaluate("window.dashboard.stats.resyncs") == 0
+    assert page.errors == []
+
+
+LIVE_VIEWS = """() => Object.fromEntries([...document.querySelectorAll('[data-live-view]')]
+    .map((el) => [el.dataset.liveView, el.innerText.trim()]))"""
+
+
+def test_live_updates_end_where_a_freshly_rendered_page_starts(
+    browser: Any, page: Page, dashboard: Any, telemetry: Any
+) -> None:
+    rt = dashboard.runtime
+    page.page.goto(dashboard.url)  # before any telemetry: every card is a placeholder
+    page.wait_live()
+
+    telemetry.publish_identity(rt, "pi-lab-07")
+    telemetry.emit_all(rt, cpu_user=12.5, memory_percent=88.0)
+    rt.emit(telemetry.disks(percent=92.0))
+    rt.emit(telemetry.network(rx=3 * 1024 * 1024, tx=512.0, name="wlan0"))
+    rt.emit(telemetry.temperature(72.5))
+    rt.emit(telemetry.throttling(under_voltage_now=True))
+    rt.emit(telemetry.disk_io(read=2048.0, write=3 * 1024 * 1024, busy=42.0))
+    rt.emit(telemetry.wear(0x02, life_a=0x0B))
+    rt.emit(telemetry.fans(2950))
+    rt.emit(telemetry.load(processes=231))
+    last = rt.emit(telemetry.cpu(user=33.0, cores=8))
+    page.wait("(seq) => window.dashboard.seq === seq", last.seq)
+    updated = page.page.evaluate(LIVE_VIEWS)
+
+    fresh = Page(browser)
+    try:
+        fresh.page.goto(dashboard.url)
+        rendered = fresh.page.evaluate(LIVE_VIEWS)  # the server's first paint, no live data
+        same_markup = page.page.evaluate(
+            "() => [...document.querySelectorAll('#cards [data-live-view]')].map(e => e.innerHTML)"
+        ) == fresh.page.evaluate(
+            "() => [...document.querySelectorAll('#cards [data-live-view]')].map(e => e.innerHTML)"
+        )
+    finally:
+        fresh.page.close()
+
+    assert set(updated) >= {
+        "health", "cpu", "cpu-cores", "memory", "disks", "diskio", "diskio-totals", "network",
+        "temperature", "load", "identity",
+    }  # fmt: skip
+    assert updated == rendered
+    assert same_markup  # classes (bar colours, health colours) included
+    assert "33.0 %" in updated["cpu"] and "92.0 %" in updated["disks"]
+    assert "8 cores" in updated["cpu-cores"] and "3.0 MiB/s" in updated["diskio-totals"]
+    assert "mmcblk0p2" in updated["diskio"] and "42.0 %" in updated["diskio"]
+    assert "exceeded (A)" in updated["disks"] and "2950 RPM" in updated["temperature"]
+    assert "231 processes" in updated["load"] and "Uptime" in updated["identity"]
+    assert "critical" in updated["health"]
     assert page.errors == []
 
 
@@ -216,14 +268,17 @@ def test_disk_io_per_core_cpu_wear_and_fans_stay_live_at_phone_width(
     page.wait_text("#dio-read", "3.0 MiB/s")
     assert "87.5 %" in page.text("#dio-devices") and "mmcblk0p2" in page.text("#dio-devices")
     rt.emit(telemetry.wear(0x03))
-    page.wait("document.querySelector('#wear').textContent.includes('urgent')")
+    page.wait("document.querySelector('#wear')?.textContent.includes('urgent')")
     page.wait_text("#health-status", "critical")
     rt.emit(telemetry.fans(1800))
-    page.wait("document.querySelector('#fans').textContent.includes('1800 RPM')")
+    page.wait("document.querySelector('#fans')?.textContent.includes('1800 RPM')")
     rt.emit(telemetry.load())
     page.wait_text("#load-processes", "180")
 
-    history = page.page.evaluate("window.dashboard.state().system.history.disk_io")
-    assert history == json.loads(json.dumps(rt.state.get("system.history.disk_io")))
-    assert history["write"] == [1024 * 1024, 0.0]
+    # The disk I/O chart plots the server's history, fed raw numbers and the axis unit.
+    chart = page.page.evaluate("window.dashboard.charts()['disk-io-chart']")
+    history = rt.state.get("system.history.disk_io")
+    assert chart["write"] == list(history["write"]) == [1024 * 1024, 0.0]
+    assert chart["read"] == list(history["read"])
+    assert chart["labels"] == [t[11:19] for t in history["t"]]
     assert page.errors == []

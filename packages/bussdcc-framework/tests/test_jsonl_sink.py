@@ -15,8 +15,8 @@ import pytest
 from bussdcc.event import Event
 from bussdcc.message import Message
 from bussdcc_framework.codec import UnencodableError, decode_event
-from bussdcc_framework.io._segments import parse_segment_path, segment_relpath, segment_window
 from bussdcc_framework.io.jsonl import JsonlSink, SegmentWriteError
+from bussdcc_framework.io.jsonl._segments import parse_segment_path, segment_relpath, segment_window
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from bussdcc.event import Event
 from bussdcc.message import Message
-from bussdcc_framework.codec import encode_event
-from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource, SkippedLine, _line_batches
+from bussdcc_framework.codec import OversizeLineError, encode_event
+from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource, SkippedLine
+from bussdcc_framework.io.jsonl.source import _line_batches
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 
@@ -190,12 +191,16 @@ def test_a_missing_path_raises_file_not_found(tmp_path: Path) -> None:
         ({"end": "2026-01-01"}, ValueError),
         ({"names": "test.source.tick"}, TypeError),
         ({"allowed_modules": "myapp"}, TypeError),
+        ({"max_line_bytes": 0}, ValueError),
+        ({"max_line_bytes": 1.5}, TypeError),
+        ({"max_problems": -1}, ValueError),
+        ({"max_problems": "10"}, TypeError),
     ],
 )
 def test_bad_arguments_are_rejected(
     tmp_path: Path, kwargs: dict[str, object], error: type[Exception]
 ) -> None:
-    with pytest.raises(error):
+    with pytest.raises(error, match=next(iter(kwargs))):
         JsonlSource(tmp_path, **kwargs)  # type: ignore[arg-type]
 
 
@@ -210,12 +215,20 @@ def test_line_batches_split_any_file_into_its_lines(
 ) -> None:
     data = b"\n".join(lines) + (b"\n" if terminated and lines else b"")
     batches = list(_line_batches(io.BytesIO(data), limit))
-    read = [line for _, batch, _ in batches for line in batch]
+    read = [
+        line
+        for _, batch, _ in batches
+        for line in ([None] if isinstance(batch, OversizeLineError) else batch)
+    ]
     expected: list[bytes | None] = [line if len(line) <= limit else None for line in lines]
     if lines and not terminated and lines[-1] == b"":
         expected.pop()  # "a\n" + "" is just "a\n": no torn line
     assert read == expected
-    numbers = [first + i for first, batch, _ in batches for i in range(len(batch))]
+    numbers = [
+        first + i
+        for first, batch, _ in batches
+        for i in range(1 if isinstance(batch, OversizeLineError) else len(batch))
+    ]
     assert numbers == list(range(1, len(read) + 1))
     torn = [flag for _, _, flag in batches]
     assert any(torn) == bool(data and not data.endswith(b"\n"))

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from bussdcc import ContextProtocol, Event, Message, Process, Service
+from bussdcc import ContextProtocol, Event, ManualClock, Message, Process, Service
 from bussdcc_framework import ReplayRuntime, Runtime
 from bussdcc_framework.message import SinkError
+from bussdcc_framework.runtime import COUNTS_PATH, COUNTS_REFRESH
 
 
 @dataclass(slots=True, frozen=True)
@@ -115,14 +116,36 @@ def test_a_failing_sink_is_isolated_and_reported_once_per_streak() -> None:
     assert healthy.names[-1] == "runtime.shutdown"
 
 
-def test_event_counts_by_name_and_severity_are_kept_in_state() -> None:
+def test_event_counts_by_name_and_severity_are_exact_and_in_state_after_shutdown() -> None:
     with Runtime() as rt:
         for i in range(3):
             rt.emit(Reading(value=i))
-        counts = rt.state.get("framework.events")
-    assert counts["by_name"]["test.framework.reading"] == 3
-    assert counts["by_name"]["runtime.booting"] == 1
-    assert counts["by_severity"]["info"] == counts["total"]
+        live = rt.event_counts
+        assert live["by_name"]["test.framework.reading"] == 3
+        assert live["by_name"]["runtime.booting"] == 1
+        assert live["by_severity"]["info"] == live["total"]
+    final = rt.state.get(COUNTS_PATH)
+    assert final == rt.event_counts
+    assert final["by_name"]["runtime.shutdown"] == 1
+    assert final["by_name"]["test.framework.reading"] == 3
+
+
+def test_counts_in_state_trail_by_at_most_one_refresh_interval() -> None:
+    clock = ManualClock()
+    rt = Runtime(clock=clock)
+    rt.boot()
+    booted = rt.state.get(COUNTS_PATH)
+    assert booted == rt.event_counts  # copied at the end of boot
+    for i in range(3):
+        rt.emit(Reading(value=i))
+    # Within the interval state is not rewritten per event (that copy is the cost we avoid).
+    assert rt.state.get(COUNTS_PATH) == booted
+    assert rt.event_counts["by_name"]["test.framework.reading"] == 3
+    clock.advance(COUNTS_REFRESH)
+    rt.emit(Reading(value=3))  # the first event after the interval brings state up to date
+    assert rt.state.get(COUNTS_PATH)["by_name"]["test.framework.reading"] == 4
+    assert rt.state.get(COUNTS_PATH) == rt.event_counts
+    rt.shutdown("done")
 
 
 def test_add_forms_register_each_kind_of_component() -> None:

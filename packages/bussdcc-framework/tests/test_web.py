@@ -7,13 +7,13 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import socketio
-from flask import Flask
+from flask import Flask, render_template_string
 from flask_socketio import SocketIO
 
 from bussdcc.component import Process
@@ -491,3 +491,68 @@ def test_watched_state_changes_ride_along_with_the_event_that_caused_them(
 def test_watch_paths_must_be_dotted_paths() -> None:
     with pytest.raises(ValueError, match="watch"):
         WebInterface(watch=("a..b",))
+
+
+class Rendering(WebInterface):
+    """Renders ``derived.double`` as HTML; fails on negative values."""
+
+    def __init__(self) -> None:
+        super().__init__(port=0, views=("derived.double",))
+        self.calls: list[tuple[dict[str, Any], bool]] = []
+
+    def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
+        self.calls.append((dict(values), snapshot))
+        value = values["derived.double"]
+        if value is not None and value < 0:
+            raise ValueError("cannot render a negative value")
+        return {"double": render_template_string("<b>{{ v }}</b>", v=value)}
+
+
+def test_views_are_rendered_once_per_change_and_pushed(
+    runtime: Runtime, clients: list[Client]
+) -> None:
+    runtime.register_process(Doubler())
+    runtime.ctx.state.set("derived.double", 0)
+    web = boot_web(runtime, Rendering())
+    assert isinstance(web, Rendering)
+    first, second = connect(web, clients), connect(web, clients)
+    for client in (first, second):
+        client.wait_for(lambda c=client: bool(c.snapshots), "the snapshot")  # type: ignore[misc]
+    assert first.snapshots[0]["views"] == {"double": "<b>0</b>"}
+    web.calls.clear()
+
+    runtime.emit(Ping(n=3))
+    runtime.emit(Ping(n=-1))  # changes nothing: no view
+    for client in (first, second):
+        client.wait_for(lambda c=client: len(c.pings()) == 2, "two pings")  # type: ignore[misc]
+
+    assert [p.get("views") for p in first.pings()] == [{"double": "<b>6</b>"}, None]
+    assert second.pings()[0]["views"] == {"double": "<b>6</b>"}
+    assert web.calls == [({"derived.double": 6}, False)]  # once, for two clients
+
+
+def test_a_failing_view_costs_the_views_not_the_record(
+    runtime: Runtime, clients: list[Client]
+) -> None:
+    runtime.ctx.state.set("derived.double", 0)
+    web = boot_web(runtime, Rendering())
+    client = connect(web, clients)
+    client.wait_for(lambda: bool(client.snapshots), "the snapshot")
+
+    runtime.ctx.state.set("derived.double", -2)
+    runtime.emit(Ping(n=1))
+    runtime.ctx.state.set("derived.double", 2)
+    runtime.emit(Ping(n=2))
+    client.wait_for(lambda: len(client.pings()) == 2, "two pings")
+
+    assert [p.get("views") for p in client.pings()] == [None, {"double": "<b>2</b>"}]
+    assert web.snapshot(views=False).keys() == {"seq", "time", "state"}
+
+
+def test_the_framework_serves_its_browser_client(runtime: Runtime) -> None:
+    web = boot_web(runtime)
+    for name, marker in (("live.js", b"bussdcc"), ("socket.io.min.js", b"Socket.IO v4.")):
+        with urllib.request.urlopen(f"{web.url}bussdcc/static/{name}", timeout=TIMEOUT) as r:
+            assert r.status == 200
+            assert "javascript" in r.headers["Content-Type"]
+            assert marker in r.read()

@@ -78,7 +78,7 @@ def test_duplicate_names_are_a_value_error_naming_the_name(runtime: Runtime) -> 
 def test_a_device_needs_a_non_empty_id() -> None:
     with pytest.raises(ValueError, match="device id must be a non-empty string"):
         Lamp(id="  ")
-    with pytest.raises(ValueError, match="device id must be a non-empty string"):
+    with pytest.raises(TypeError, match="device id must be a str, got int"):
         Lamp(id=7)  # type: ignore[arg-type]
 
 
@@ -88,7 +88,7 @@ def test_subscribing_to_something_that_is_not_a_message_type_is_a_type_error(
     for bad in (int, "test.bad_input.fine", Fine(), object):
         with pytest.raises(TypeError, match="can only subscribe to Message subclasses"):
             runtime.events.subscribe(bad, lambda evt: None)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="at least one Message type"):
+    with pytest.raises(ValueError, match="at least one Message type"):
         runtime.events.subscribe((), lambda evt: None)
     with pytest.raises(TypeError, match="handler must be callable"):
         runtime.events.subscribe(Fine, "print")  # type: ignore[arg-type]
@@ -99,7 +99,7 @@ def test_a_process_with_bad_subscriptions_is_refused(runtime: Runtime) -> None:
     class NoTopics(Process):
         subscriptions = ()
 
-    with pytest.raises(TypeError, match="subscriptions must be a non-empty tuple"):
+    with pytest.raises(ValueError, match="subscriptions must name at least one Message type"):
         runtime.register_process(NoTopics())
 
 
@@ -110,8 +110,10 @@ def test_emitting_something_that_is_not_a_message_is_a_type_error(runtime: Runti
         runtime.ctx.emit({"name": "test.bad_input.fine"})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="can only emit Message instances, got type"):
         runtime.emit(Fine)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="timezone-aware"):
+    with pytest.raises(ValueError, match="time must be timezone-aware"):
         runtime.events.emit_at(Fine(), datetime(2024, 1, 1))
+    with pytest.raises(TypeError, match="time must be a timezone-aware datetime, got str"):
+        runtime.events.emit_at(Fine(), "2024-01-01")  # type: ignore[arg-type]
     assert runtime.events.last_seq == 2  # runtime.booting and runtime.booted only
 
 
@@ -126,15 +128,20 @@ def test_an_empty_or_malformed_state_path_is_a_value_error(path: str) -> None:
     [
         ("interval", -1.0, ValueError, "interval must be > 0, got -1.0"),
         ("interval", 0, ValueError, "interval must be > 0, got 0"),
-        ("interval", "1", TypeError, "interval must be a number, got '1'"),
-        ("interval", float("nan"), TypeError, "interval must be a number"),
+        ("interval", "1", TypeError, "interval must be a number, got str"),
+        ("interval", True, TypeError, "interval must be a number, got bool"),
+        ("interval", float("nan"), ValueError, "interval must be a number, got NaN"),
         ("stop_timeout", -0.5, ValueError, "stop_timeout must be >= 0"),
         ("restart_window", -1, ValueError, "restart_window must be >= 0"),
         ("backoff_cap", None, TypeError, "backoff_cap must be a number"),
         ("max_restarts", True, TypeError, "max_restarts must be an int"),
+        ("max_restarts", -1, ValueError, "max_restarts must be >= 0, got -1"),
+        ("restart", 1, TypeError, "restart must be a bool, got int"),
+        ("critical", "yes", TypeError, "critical must be a bool, got str"),
+        ("enabled", None, TypeError, "enabled must be a bool, got NoneType"),
     ],
 )
-def test_bad_service_timing_is_refused_at_registration(
+def test_bad_service_settings_are_refused_at_registration(
     runtime: Runtime, attr: str, value: Any, error: type[Exception], text: str
 ) -> None:
     svc = Svc()
@@ -146,7 +153,7 @@ def test_bad_service_timing_is_refused_at_registration(
 
 
 def test_an_event_needs_an_aware_time_and_a_message() -> None:
-    with pytest.raises(TypeError, match="timezone-aware"):
+    with pytest.raises(ValueError, match="Event time must be timezone-aware"):
         Event(datetime(2024, 1, 1), Fine())
     with pytest.raises(TypeError, match="payload must be a Message"):
         Event(datetime.now().astimezone(), "payload")  # type: ignore[type-var]

@@ -44,7 +44,7 @@ def test_events_are_immutable() -> None:
 
 
 def test_a_naive_time_is_rejected() -> None:
-    with pytest.raises(TypeError, match="timezone-aware"):
+    with pytest.raises(ValueError, match="timezone-aware"):
         Event(datetime(2024, 1, 1), Sample())
 
 

@@ -268,6 +268,9 @@ def test_a_required_device_failure_aborts_boot_and_rolls_back(
 
     assert "s2" in raised.value.component
     assert raised.value.error == "OSError: s2 not found"
+    # The original exception travels with the error, for callers to test instead of text.
+    assert isinstance(raised.value.cause, OSError)
+    assert raised.value.__cause__ is raised.value.cause
     assert calls == ["connect s1", "connect s2", "disconnect s1"]
     assert lifecycle(events) == [
         "runtime.booting",
@@ -328,6 +331,8 @@ def test_a_required_service_failing_to_start_aborts_boot(
         runtime.boot()
 
     assert raised.value.error == "RuntimeError: w1 cannot start"
+    assert isinstance(raised.value.cause, RuntimeError)
+    assert str(raised.value.cause) == "w1 cannot start"
     assert "stop p1" in calls
     assert names(events)[-1] == "runtime.shutdown"
     assert runtime.phase == "stopped"

@@ -202,8 +202,10 @@ def test_lists_are_event_sources_and_sinks_are_structural() -> None:
 
 
 def test_bad_replay_input_is_rejected_clearly() -> None:
-    with pytest.raises(ValueError, match="replay speed must be a number >= 0"):
+    with pytest.raises(ValueError, match="replay speed must be >= 0, got -1"):
         ReplayRuntime(speed=0).replay([], speed=-1)
+    with pytest.raises(TypeError, match="replay speed must be a number, got str"):
+        ReplayRuntime(speed=0).replay([], speed="fast")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="replay source must be iterable, got int"):
         ReplayRuntime(speed=0).replay(5)  # type: ignore[arg-type]
     rt = ReplayRuntime(speed=0)

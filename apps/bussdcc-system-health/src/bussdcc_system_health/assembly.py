@@ -14,10 +14,12 @@ from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
 from . import defaults
+from .history import add_rollups
 from .interfaces import SystemWebInterface
 from .message import HealthChanged
+from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, HealthNotifier
 from .processes import HealthProcess, SystemProcess
-from .recording import history_sink
+from .recording import history_root, history_sink
 from .service import SystemService
 
 __all__ = [
@@ -43,6 +45,9 @@ class AppOptions:
     record: bool = True
     quiet: bool = False
     retention: timedelta = defaults.RETENTION
+    notify: tuple[str, ...] = ()
+    """Apprise URLs to tell about lasting health trouble (empty: no notifications)."""
+    notify_after: float = DEFAULT_NOTIFY_AFTER
     console: TextIO | None = field(default=None, compare=False)
 
 
@@ -56,8 +61,11 @@ def _add_projection(
 ) -> SystemWebInterface:
     # The same processes and dashboard serve live data and replays.
     rt.add_process(SystemProcess())
-    rt.add_process(HealthProcess())
-    web = SystemWebInterface(host=options.host, port=options.port, template_cache=cache)
+    # One set of thresholds: the health verdicts and the dashboard's colours agree.
+    health = rt.add_process(HealthProcess())
+    web = SystemWebInterface(
+        host=options.host, port=options.port, template_cache=cache, thresholds=health.thresholds
+    )
     rt.add_interface(web)
     if not options.quiet:
         rt.add_sink(ConsoleSink() if options.console is None else ConsoleSink(options.console))
@@ -69,7 +77,11 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
 
     Raises:
         HistoryUnwritable: when recording is on and the history directory is not writable.
+        NotifyUnavailable: when ``notify`` is given but Apprise is not installed.
+        ValueError: when Apprise does not understand a ``notify`` URL.
     """
+    # Checked first: a bad --notify should fail before anything is opened.
+    sender = AppriseSender(options.notify) if options.notify else None
     rt = Runtime()
     if options.record:
         rt.add_sink(history_sink(options.data_dir, options.retention))
@@ -77,8 +89,12 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     # again (see TemplateCache). Without recording (and in replays) nothing is written.
     cache = template_cache(options.data_dir) if options.record else None
     web = _add_projection(rt, options, cache)
+    if options.record:
+        web.history = add_rollups(rt, options.data_dir, history_root(options.data_dir))
     rt.add_service(SystemIdentityService())
     rt.add_service(SystemService(interval=options.interval))
+    if sender is not None:
+        rt.add_service(HealthNotifier(sender, after=options.notify_after))
     return rt, web
 
 

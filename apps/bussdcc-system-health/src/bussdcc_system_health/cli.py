@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import mimetypes
+import os
 import re
 import signal
 import sys
@@ -19,7 +21,19 @@ from bussdcc_framework.io.jsonl import JsonlSource
 from . import defaults, validation
 from . import message as _messages  # noqa: F401  (registers the telemetry messages for replay)
 from .assembly import AppOptions, build_live_runtime, build_replay_runtime
+from .history.command import add_history_parser, run_history
+from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, NotifyUnavailable
 from .recording import HistoryUnwritable, history_root
+from .service_unit import (
+    SERVICE_NAME,
+    SYSTEM_UNIT_DIR,
+    ServiceCommandError,
+    install_unit,
+    plan_service,
+    service_status,
+    uninstall_unit,
+    user_unit_dir,
+)
 from .version import __version__
 
 __all__ = ["main", "parse_args"]
@@ -68,6 +82,7 @@ def _argument(
 _port = _argument(int, validation.port, "port")
 _interval = _argument(float, validation.positive_seconds, "interval")
 _speed = _argument(float, validation.non_negative, "speed")
+_seconds = _argument(float, validation.non_negative, "notify-after")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -89,10 +104,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no JSON event lines on stdout")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Monitor this host's health, record it as JSONL and serve a live dashboard.",
+        allow_abbrev=allow_abbrev,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser)
@@ -106,7 +122,23 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.RETENTION,
         help="delete history older than this (default 7d; history is also capped at 1 GiB)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{replay}")
+    parser.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="tell this Apprise URL (ntfy://, mailto://, tgram://, json://...) when health "
+        "turns warning or critical and stays so, and when it recovers; repeatable; "
+        "needs the [notify] extra",
+    )
+    parser.add_argument(
+        "--notify-after",
+        type=_seconds,
+        default=DEFAULT_NOTIFY_AFTER,
+        metavar="SECONDS",
+        help="how long a status must last before it is notified (default 60)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{replay,history,service}")
     replay = sub.add_parser("replay", help="play recorded history into the dashboard")
     _add_common(replay)
     replay.add_argument(
@@ -115,11 +147,49 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "source", nargs="?", type=Path, help="a history folder or .jsonl file (<data-dir>/history)"
     )
+    _add_service_command(sub)
+    add_history_parser(sub)
     return parser
 
 
+def _add_service_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    service = sub.add_parser(
+        "service", help="run as a systemd service (install, uninstall, status)"
+    )
+    actions = service.add_subparsers(dest="action", metavar="{install,uninstall,status}")
+    actions.required = True
+    install = actions.add_parser(
+        "install",
+        help="write and enable a unit running the app with the options that follow",
+        description="Write a systemd unit that runs the app with the options given after "
+        "`install` (e.g. --host 0.0.0.0 --notify URL), then enable and start it. As root it is "
+        f"a system service in {SYSTEM_UNIT_DIR}; with --user one of your own units.",
+    )
+    install.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the unit and where it would go; change nothing",
+    )
+    uninstall = actions.add_parser("uninstall", help="stop, disable and remove the unit")
+    status = actions.add_parser("status", help="show what systemd says about the service")
+    for parser in (install, uninstall, status):
+        parser.add_argument("--user", action="store_true", help="your own units, not the system's")
+        parser.add_argument(
+            "--unit-dir", type=Path, help="where the unit file goes (default: systemd's own)"
+        )
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    return _parser().parse_args(argv)
+    """Parse the command line (``sys.argv[1:]`` when ``argv`` is None); exits 2 on bad input.
+
+    ``app_args`` holds the app options given after ``service install`` (for the unit).
+    """
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not (args.command == "service" and args.action == "install"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.app_args = extra
+    return args
 
 
 def _fail(text: str) -> int:
@@ -128,8 +198,8 @@ def _fail(text: str) -> int:
 
 
 def _boot_error(exc: BootError) -> str:
-    cause = exc.error
-    if "Address already in use" in cause or "in use" in cause:
+    cause = exc.cause
+    if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
         return f"the dashboard port is busy: {cause}"
     return str(exc)
 
@@ -143,11 +213,15 @@ def _run_live(args: argparse.Namespace) -> int:
         record=not args.no_record,
         quiet=args.quiet,
         retention=args.retention,
+        notify=tuple(args.notify),
+        notify_after=args.notify_after,
     )
     try:
         rt, web = build_live_runtime(options)
     except HistoryUnwritable as exc:
         return _fail(str(exc.strerror))
+    except (NotifyUnavailable, ValueError) as exc:  # a --notify problem
+        return _fail(str(exc))
     try:
         rt.boot()
     except BootError as exc:
@@ -184,6 +258,55 @@ def _run_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service(args: argparse.Namespace) -> int:
+    unit_dir: Path | None = args.unit_dir
+    if args.action == "status":
+        code, said = service_status(user=args.user)
+        print(said, end="")
+        return code
+    if args.action == "uninstall":
+        folder = unit_dir or (
+            user_unit_dir(os.environ, Path.home()) if args.user else SYSTEM_UNIT_DIR
+        )
+        path = folder / f"{SERVICE_NAME}.service"
+        if not uninstall_unit(path, user=args.user):
+            return _fail(f"no unit at {path}: nothing to uninstall")
+        print(f"{PROG}: removed {path} (the data directory is kept)", file=sys.stderr)
+        return 0
+    # install: the options after it are the app's own, checked now rather than at service start
+    app = _parser(allow_abbrev=False)
+    app.set_defaults(data_dir=None)
+    app_options = app.parse_args(args.app_args)
+    if app_options.command is not None:
+        return _fail("service install takes the app's options, not another command")
+    if app_options.notify:
+        AppriseSender(app_options.notify)  # NotifyUnavailable / ValueError: reported by main
+    plan = plan_service(
+        args.app_args,
+        user=args.user,
+        python=sys.executable,
+        data_dir=app_options.data_dir,
+        unit_dir=unit_dir,
+    )
+    if args.dry_run:
+        print(f"# {plan.unit_path}")
+        print(plan.content, end="")
+        return 0
+    install_unit(plan)
+    scope = "--user " if args.user else ""
+    print(
+        f"{PROG}: installed {plan.unit_path}, enabled and started; data in {plan.data_dir}\n"
+        f"  see it with: {PROG} service status {scope.strip()}".rstrip(),
+        file=sys.stderr,
+    )
+    if args.user:
+        print(
+            "  to start it at boot without logging in: loginctl enable-linger $USER",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _builtin_mime_types_only() -> None:
     # The dashboard serves .html, .css, .js and .json, all in Python's built-in type table.
     # Reading the system's mime.types as well (1,500+ entries on Debian) would keep about
@@ -193,10 +316,18 @@ def _builtin_mime_types_only() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bussdcc-system-health`` with ``argv``; return the process exit code."""
     args = parse_args(argv)
     _builtin_mime_types_only()
     if args.command == "replay":
         return _run_replay(args)
+    if args.command == "service":
+        try:
+            return _service(args)
+        except (ServiceCommandError, NotifyUnavailable, ValueError) as exc:
+            return _fail(str(exc))
+    if args.command == "history":
+        return run_history(args)
     return _run_live(args)
 
 

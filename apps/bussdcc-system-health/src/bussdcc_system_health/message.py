@@ -36,6 +36,8 @@ __all__ = [
     "LoadAverageUpdated",
     "MemoryUsageUpdated",
     "NetworkUsageUpdated",
+    "NotificationFailed",
+    "NotificationSent",
     "PreEol",
     "StorageWear",
     "StorageWearUpdated",
@@ -382,4 +384,29 @@ class CollectorFailed(Message):
     name = "system.collector.failed"
     severity = Severity.WARNING
     collector: str
+    error: str
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class NotificationSent(Message):
+    """A health notification (``alert`` or ``recovery``) reached ``target`` (secrets masked)."""
+
+    name = "notify.sent"
+    kind: Literal["alert", "recovery"]
+    status: HealthStatus
+    target: str
+
+
+@dataclass(slots=True, frozen=True)
+class NotificationFailed(Message):
+    """A health notification could not be delivered to ``target``; the app carries on."""
+
+    name = "notify.failed"
+    severity = Severity.WARNING
+    kind: Literal["alert", "recovery"]
+    status: HealthStatus
+    target: str
     error: str

@@ -92,7 +92,8 @@ def start_dashboard(port: int = 0) -> Dashboard:
 def cpu(
     user: float = 10.0, system: float = 5.0, iowait: float = 1.0, cores: int = 0
 ) -> CpuUsageUpdated:
-    """Whole-machine shares; with ``cores``, that many cores busy from 0 % up to 100 %."""
+    """A CPU reading with these shares (idle takes the rest); with ``cores``, that many
+    cores busy from 0 % up to 100 %."""
     idle = 100.0 - user - system - iowait
     per_core = tuple(
         CoreUsage(i, busy * 0.8, busy * 0.2, 0.0, 100.0 - busy, busy)
@@ -110,6 +111,7 @@ def cpu(
 
 
 def memory(percent: float = 40.0, total: int = 4 * GiB) -> MemoryUsageUpdated:
+    """A memory reading at ``percent`` of ``total``."""
     used = int(total * percent / 100)
     return MemoryUsageUpdated(
         total=total,
@@ -123,6 +125,7 @@ def memory(percent: float = 40.0, total: int = 4 * GiB) -> MemoryUsageUpdated:
 
 
 def disks(percent: float = 30.0) -> DiskUsageUpdated:
+    """A disk reading of one root filesystem at ``percent``."""
     total = 32 * GiB
     used = int(total * percent / 100)
     return DiskUsageUpdated(
@@ -141,6 +144,7 @@ def disks(percent: float = 30.0) -> DiskUsageUpdated:
 
 
 def load(load1: float = 0.5, cores: int = 4, processes: int | None = 180) -> LoadAverageUpdated:
+    """A load reading on a ``cores``-core host with ``processes`` processes."""
     return LoadAverageUpdated(
         processes=processes,
         load1=load1,
@@ -154,6 +158,7 @@ def load(load1: float = 0.5, cores: int = 4, processes: int | None = 180) -> Loa
 
 
 def network(rx: float = 2048.0, tx: float = 1024.0, name: str = "eth0") -> NetworkUsageUpdated:
+    """A network reading of one interface, in bytes per second."""
     return NetworkUsageUpdated(
         interval=1.0,
         rx_bytes_per_s=rx,
@@ -167,6 +172,7 @@ def network(rx: float = 2048.0, tx: float = 1024.0, name: str = "eth0") -> Netwo
 
 
 def temperature(current: float | None = 48.5) -> TemperatureUpdated:
+    """A temperature reading of one sensor (None: no sensor readable)."""
     if current is None:
         return TemperatureUpdated(available=False, reason="no temperature sensors found")
     return TemperatureUpdated(
@@ -175,6 +181,7 @@ def temperature(current: float | None = 48.5) -> TemperatureUpdated:
 
 
 def throttling(under_voltage_now: bool | None = False) -> ThrottlingUpdated:
+    """A Raspberry Pi throttling reading (None: unavailable)."""
     if under_voltage_now is None:
         return ThrottlingUpdated(available=False, reason="no Raspberry Pi firmware interface")
     flags = ThrottleFlags(
@@ -233,6 +240,7 @@ def fans(rpm: int | None = 2950) -> FanSpeedUpdated:
 
 
 def identity(hostname: str = "pi-lab-07") -> SystemIdentityEvent:
+    """A host identity as `SystemIdentityService` emits it."""
     return SystemIdentityEvent(
         hostname=hostname,
         model="Raspberry Pi 4 Model B Rev 1.4",

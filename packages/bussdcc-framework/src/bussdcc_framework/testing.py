@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bussdcc import Event, ManualClock, Message, Runtime
+import bussdcc
+from bussdcc import Event, ManualClock, Message, Runtime, RuntimeExtension
 
 if TYPE_CHECKING:
     from bussdcc import ContextProtocol
-
-    from .runtime import ReplayRuntime
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -168,58 +167,48 @@ class EventRecorder(_Waitable):
             self._events.clear()
 
 
+class _ReplayMarker(RuntimeExtension):
+    """Tells a `ReplayTrace` which bus event re-emitted each recorded one."""
+
+    def __init__(self, trace: ReplayTrace) -> None:
+        self.trace = trace
+        self.name = trace.name
+
+    def replayed(self, runtime: bussdcc.Runtime, original: Event[Any], emitted: Event[Any]) -> None:
+        self.trace._mark(emitted)
+
+
 class ReplayTrace:
-    """Which events of a framework `ReplayRuntime` run were re-emitted and which were derived.
+    """Which events of a `ReplayRuntime` run were re-emitted and which were derived.
 
     A recording usually holds events the processes derive again during a replay (a health
     change, say); to check what the replay derived, the test must tell the two apart. Attach
-    the trace before `ReplayRuntime.run`: it records every event on the bus and, as a sink,
-    is handed each replayed event after the bus delivered it (that is how a replay feeds its
-    sinks), which marks the matching bus event as re-emitted. Everything else is derived.
+    the trace before the replay runs: it records every event on the bus and, through the
+    kernel's ``replayed`` extension hook, learns exactly which bus events re-emitted a
+    recorded one. Everything else is derived.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: list[Event[Any]] = []
-        self._pending: list[Event[Any]] = []
         self._replayed: set[int] = set()
         self.name = "testing:replay-trace"
 
     @classmethod
-    def attach(cls, runtime: ReplayRuntime) -> ReplayTrace:
-        """A trace subscribed to ``runtime``'s bus and added as its sink."""
+    def attach(cls, runtime: bussdcc.ReplayRuntime) -> ReplayTrace:
+        """A trace subscribed to ``runtime``'s bus, told of each re-emit by an extension."""
         trace = cls()
+        runtime.extend(_ReplayMarker(trace))
         runtime.events.subscribe(Message, trace._seen, label=trace.name)
-        runtime.add_sink(trace)
         return trace
 
     def _seen(self, evt: Event[Any]) -> None:
         with self._lock:
             self._events.append(evt)
-            self._pending.append(evt)
 
-    # -- EventSink: called with each replayed event, after its delivery ---------------------
-
-    def start(self, ctx: ContextProtocol) -> None:
-        """Nothing to open."""
-
-    def handle(self, evt: Event[Any]) -> None:
-        """Mark the bus event that re-emitted ``evt`` as replayed."""
+    def _mark(self, emitted: Event[Any]) -> None:
         with self._lock:
-            pending, self._pending = self._pending, []
-        # The replay re-emits the recorded payload itself; equality is the fallback for a
-        # runtime that copies it (then the first equal event at the same time is the one).
-        match = next((e for e in pending if e.payload is evt.payload), None)
-        if match is None:
-            match = next(
-                (e for e in pending if e.time == evt.time and e.payload == evt.payload), None
-            )
-        if match is not None:
-            with self._lock:
-                self._replayed.add(match.seq)
-
-    def stop(self) -> None:
-        """Nothing to close."""
+            self._replayed.add(emitted.seq)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ._validate import aware_datetime
 from .clock import ClockProtocol, SystemClock
 from .event import Event
 from .message import EventSubscriberError, Message, Severity
@@ -29,15 +30,15 @@ from .message import EventSubscriberError, Message, Severity
 # Event._stamped without the classmethod call: the bus builds one event per emit.
 _tuple_new = tuple.__new__
 
-__all__ = ["ErrorReporter", "EventBus", "Handler", "Subscription", "describe_failure"]
+__all__ = ["EventBus", "Subscription", "describe_failure"]
 
-log = logging.getLogger("bussdcc.bus")
+_log = logging.getLogger("bussdcc.bus")
 
-Handler = Callable[[Event[Any]], object]
-ErrorReporter = Callable[[Event[Message], Exception], Message | None]
+_Handler = Callable[[Event[Any]], object]
+_ErrorReporter = Callable[[Event[Message], Exception], Message | None]
 """Builds the message reporting a subscriber's failure, or None to report nothing."""
 
-MessageTypes = type[Message] | tuple[type[Message], ...]
+_MessageTypes = type[Message] | tuple[type[Message], ...]
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
@@ -56,7 +57,7 @@ def _label(handler: Callable[..., object]) -> str:
 def _check_types(message_types: object) -> tuple[type[Message], ...]:
     types = message_types if isinstance(message_types, tuple) else (message_types,)
     if not types:
-        raise TypeError("subscribe needs at least one Message type")
+        raise ValueError("message_type must name at least one Message type")
     for t in types:
         if not (isinstance(t, type) and issubclass(t, Message)):
             raise TypeError(f"can only subscribe to Message subclasses, got {t!r}")
@@ -72,8 +73,8 @@ class Subscription:
         self,
         bus: EventBus,
         message_types: tuple[type[Message], ...],
-        handler: Handler,
-        on_error: ErrorReporter | None,
+        handler: _Handler,
+        on_error: _ErrorReporter | None,
         label: str,
     ) -> None:
         self._bus = bus
@@ -113,10 +114,10 @@ class EventBus:
 
     def subscribe(
         self,
-        message_type: MessageTypes,
-        handler: Handler,
+        message_type: _MessageTypes,
+        handler: _Handler,
         *,
-        on_error: ErrorReporter | None = None,
+        on_error: _ErrorReporter | None = None,
         label: str | None = None,
     ) -> Subscription:
         """Deliver every event whose payload is an instance of ``message_type`` to ``handler``.
@@ -126,6 +127,7 @@ class EventBus:
         Raises:
             TypeError: if ``message_type`` is not a Message subclass or ``handler`` is not
                 callable.
+            ValueError: if ``message_type`` is an empty tuple.
         """
         types = _check_types(message_type)
         if not callable(handler):
@@ -172,12 +174,12 @@ class EventBus:
         """Like `emit`, but with an explicit (timezone-aware) time: how replay re-emits.
 
         Raises:
-            TypeError: if ``message`` is not a `Message` or ``time`` is not an aware datetime.
+            TypeError: if ``message`` is not a `Message` or ``time`` is not a datetime.
+            ValueError: if ``time`` is naive.
         """
         if not isinstance(message, Message):
             raise TypeError(f"can only emit Message instances, got {type(message).__name__}")
-        if not isinstance(time, datetime) or time.tzinfo is None:
-            raise TypeError(f"event time must be a timezone-aware datetime, got {time!r}")
+        aware_datetime(time, "time")
         return self._publish(message, time)
 
     def _publish(self, message: Message, stamp: float | datetime) -> Event[Message]:
@@ -229,7 +231,7 @@ class EventBus:
     def _failed(self, sub: Subscription, evt: Event[Message], exc: Exception) -> None:
         if evt.payload.severity >= Severity.ERROR:
             self.suppressed_failures += 1
-            log.error(
+            _log.error(
                 "%s failed while handling %s (seq %d); not re-emitted",
                 sub.label,
                 evt.payload.name,
@@ -246,7 +248,7 @@ class EventBus:
                     handler=sub.label, event=evt.payload.name, error=error, traceback=tb
                 )
         except Exception:
-            log.exception("error reporter of %s failed", sub.label)
+            _log.exception("error reporter of %s failed", sub.label)
             return
         if report is not None:
             self.emit(report)

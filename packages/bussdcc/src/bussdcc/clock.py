@@ -7,19 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from ._validate import aware_datetime, non_negative_number, number, positive_number
+
 __all__ = ["ClockProtocol", "ManualClock", "ReplayClock", "SystemClock"]
 
 # How often a sleeper on a stepped clock re-checks its cancel event. threading.Event offers
 # no way to wait on two events at once, and a cancel must not wait for the clock to move.
 _CANCEL_POLL = 0.01
-
-
-def _check_seconds(seconds: float, what: str) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise TypeError(f"{what} must be a number of seconds, got {type(seconds).__name__}")
-    if seconds != seconds:  # NaN
-        raise ValueError(f"{what} must be a number of seconds, got NaN")
-    return float(seconds)
 
 
 @runtime_checkable
@@ -63,7 +57,7 @@ class SystemClock:
         return time.monotonic() - self._started
 
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
-        seconds = max(0.0, _check_seconds(seconds, "sleep"))
+        seconds = max(0.0, number(seconds, "seconds"))
         if cancel is None:
             time.sleep(seconds)
             return False
@@ -81,16 +75,20 @@ class ManualClock:
     """
 
     def __init__(self, start: datetime | None = None, *, step_timeout: float = 5.0) -> None:
+        """Start at ``start`` (default 2000-01-01 UTC), monotonic time 0.
+
+        Raises:
+            TypeError: if ``start`` is not a datetime or ``step_timeout`` not a number.
+            ValueError: if ``start`` is naive or ``step_timeout`` is not > 0.
+        """
         if start is None:
             start = datetime(2000, 1, 1, tzinfo=UTC)
-        if start.tzinfo is None:
-            raise ValueError("ManualClock start must be timezone-aware")
-        self._start = start.astimezone(UTC)
+        self._start = aware_datetime(start, "start").astimezone(UTC)
         self._now = 0.0
         self._cond = threading.Condition()
         # sleeping thread -> its deadline; one entry per blocked thread
         self._sleepers: dict[threading.Thread, float] = {}
-        self._step_timeout = step_timeout
+        self._step_timeout = positive_number(step_timeout, "step_timeout")
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -117,7 +115,7 @@ class ManualClock:
     # -- sleeping --------------------------------------------------------------------------
 
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
-        seconds = max(0.0, _check_seconds(seconds, "sleep"))
+        seconds = max(0.0, number(seconds, "seconds"))
         me = threading.current_thread()
         with self._cond:
             deadline = self._now + seconds
@@ -159,11 +157,14 @@ class ManualClock:
         """Move forward by ``seconds``, waking due sleepers one at a time in deadline order.
 
         Raises:
-            ValueError: if ``seconds`` is negative.
+            TypeError: if ``seconds`` is not a number.
+            ValueError: if ``seconds`` is negative or NaN.
         """
-        seconds = _check_seconds(seconds, "advance")
+        seconds = number(seconds, "seconds")
         if seconds < 0:
-            raise ValueError(f"cannot advance a clock backwards ({seconds} s)")
+            raise ValueError(
+                f"seconds must be >= 0: cannot advance a clock backwards ({seconds} s)"
+            )
         with self._cond:
             self._step_to(self._now + seconds)
 
@@ -171,11 +172,12 @@ class ManualClock:
         """Move forward by ``seconds`` at once, waking every due sleeper together.
 
         Raises:
-            ValueError: if ``seconds`` is negative.
+            TypeError: if ``seconds`` is not a number.
+            ValueError: if ``seconds`` is negative or NaN.
         """
-        seconds = _check_seconds(seconds, "jump")
+        seconds = number(seconds, "seconds")
         if seconds < 0:
-            raise ValueError(f"cannot jump a clock backwards ({seconds} s)")
+            raise ValueError(f"seconds must be >= 0: cannot jump a clock backwards ({seconds} s)")
         with self._cond:
             self._now += seconds
             self._cond.notify_all()
@@ -221,17 +223,19 @@ class ReplayClock(ManualClock):
     """
 
     def __init__(self, start: datetime | None = None, *, speed: float = 1.0) -> None:
+        """Raises ``TypeError``/``ValueError`` as `ManualClock`, and for a ``speed`` < 0."""
         super().__init__(start)
-        speed = _check_seconds(speed, "speed")
-        if speed < 0:
-            raise ValueError(f"replay speed must be >= 0, got {speed}")
-        self.speed = speed
+        self.speed = non_negative_number(speed, "replay speed")
         self._started_at = start is not None
 
     def start_at(self, time_utc: datetime) -> None:
-        """Set the clock's origin to ``time_utc`` (only before it has moved)."""
-        if time_utc.tzinfo is None:
-            raise ValueError("replay times must be timezone-aware")
+        """Set the clock's origin to ``time_utc`` (only before it has moved).
+
+        Raises:
+            TypeError: if ``time_utc`` is not a datetime.
+            ValueError: if it is naive.
+        """
+        time_utc = aware_datetime(time_utc, "time_utc")
         with self._cond:
             self._start = time_utc.astimezone(UTC) - timedelta(seconds=self._now)
             self._started_at = True
@@ -240,7 +244,9 @@ class ReplayClock(ManualClock):
         """Move to ``time_utc`` (never backwards), pacing by ``speed``; True if cancelled."""
         if not self._started_at:
             self.start_at(time_utc)
-        gap = (time_utc - self.now_utc()).total_seconds()
+        # Once per replayed event: seconds since the origin, not a datetime per call.
+        target = (time_utc - self._start).total_seconds()
+        gap = target - self._now
         if gap <= 0:
             return bool(cancel is not None and cancel.is_set())
         if self.speed > 0:
@@ -250,5 +256,15 @@ class ReplayClock(ManualClock):
                     return True
             else:
                 time.sleep(wait)
-        self.advance(gap)
+        # acquire/release are the lock's own (C) methods; `with` would add two Python calls.
+        cond = self._cond
+        cond.acquire()
+        try:
+            if self._sleepers:
+                self._step_to(target)
+            elif target > self._now:
+                # Nobody sleeps on this clock, so nobody to wake: just move.
+                self._now = target
+        finally:
+            cond.release()
         return False

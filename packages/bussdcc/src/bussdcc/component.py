@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._validate import name_string
 from .message import Message
 
 if TYPE_CHECKING:
@@ -13,13 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["Device", "Interface", "Process", "Service"]
 
 
-def _check_name(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
-def overrides(obj: object, method: str, base: type) -> bool:
+def _overrides(obj: object, method: str, base: type) -> bool:
     """Whether ``obj``'s class replaces ``base.method`` (only then is it subscribed to the bus)."""
     return getattr(type(obj), method, None) is not getattr(base, method)
 
@@ -38,7 +33,8 @@ class Device:
     """When True, a failure to attach aborts boot."""
 
     def __init__(self, id: str, config: Any = None) -> None:
-        self.id = _check_name(id, "device id")
+        """Raises ``TypeError`` if ``id`` is not a str, ``ValueError`` if it is blank."""
+        self.id = name_string(id, "device id")
         self.config = config
         self.ctx: ContextProtocol | None = None
         self.online = False

@@ -7,8 +7,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from ._validate import boolean, name_string
 from .bus import Subscription, describe_failure
-from .component import Device, Process, overrides
+from .component import Device, Process, _overrides
 from .message import (
     DeviceAttached,
     DeviceDetached,
@@ -25,27 +26,30 @@ from .message import (
 if TYPE_CHECKING:
     from .context import Context
 
-__all__ = ["BootFailure", "DeviceManager", "InterfaceManager", "ProcessManager"]
+__all__ = ["DeviceManager", "InterfaceManager", "ProcessManager"]
 
-C = TypeVar("C", Device, Process)
-D = TypeVar("D", bound=Device)
-P = TypeVar("P", bound=Process)
+_C = TypeVar("_C", Device, Process)
+_D = TypeVar("_D", bound=Device)
+_P = TypeVar("_P", bound=Process)
 
 
 def _a(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-class BootFailure(Exception):
-    """A required component failed to come up; carries its name and the error text."""
+class _BootFailure(Exception):
+    """A required component failed to come up; carries its name and the exception it raised.
 
-    def __init__(self, component: str, error: str) -> None:
-        super().__init__(f"required component {component} failed to start: {error}")
+    Internal to the kernel: `Runtime.boot` turns it into the public `BootError`.
+    """
+
+    def __init__(self, component: str, cause: BaseException) -> None:
+        super().__init__(f"required component {component} failed to start: {cause}")
         self.component = component
-        self.error = error
+        self.cause = cause
 
 
-class _Registry(Generic[C]):
+class _Registry(Generic[_C]):
     """Ordered components of one kind. Boot brings them up in order; teardown in reverse."""
 
     kind = "component"
@@ -53,24 +57,24 @@ class _Registry(Generic[C]):
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._lock = threading.RLock()
-        self._items: dict[str, C] = {}
+        self._items: dict[str, _C] = {}
         self._up: list[str] = []  # names that came up, in order
         self._active = False
 
-    def _key(self, item: C) -> str:
+    def _key(self, item: _C) -> str:
         raise NotImplementedError
 
-    def _bring_up(self, item: C) -> str | None:
-        """Bring one component up; return an error text on failure (already reported)."""
+    def _bring_up(self, item: _C) -> Exception | None:
+        """Bring one component up; return the exception on failure (already reported)."""
         raise NotImplementedError
 
-    def _bring_down(self, item: C) -> None:
+    def _bring_down(self, item: _C) -> None:
         raise NotImplementedError
 
-    def _check(self, item: object) -> C:
+    def _check(self, item: object) -> _C:
         raise NotImplementedError
 
-    def add(self, item: object) -> C:
+    def add(self, item: object) -> _C:
         component = self._check(item)
         key = self._key(component)
         with self._lock:
@@ -81,7 +85,7 @@ class _Registry(Generic[C]):
                 self._up.append(key)
         return component
 
-    def remove(self, key: str) -> C:
+    def remove(self, key: str) -> _C:
         with self._lock:
             try:
                 component = self._items.pop(key)
@@ -92,7 +96,7 @@ class _Registry(Generic[C]):
                 self._bring_down(component)
         return component
 
-    def get(self, key: str) -> C:
+    def get(self, key: str) -> _C:
         try:
             return self._items[key]
         except KeyError:
@@ -101,7 +105,7 @@ class _Registry(Generic[C]):
     def __contains__(self, key: object) -> bool:
         return key in self._items
 
-    def __iter__(self) -> Iterator[C]:
+    def __iter__(self) -> Iterator[_C]:
         return iter(list(self._items.values()))
 
     def __len__(self) -> int:
@@ -111,7 +115,7 @@ class _Registry(Generic[C]):
         """Bring every component up in registration order.
 
         Raises:
-            BootFailure: when a ``required`` component fails (the others stay up, for the
+            _BootFailure: when a ``required`` component fails (the others stay up, for the
                 runtime to roll back).
         """
         with self._lock:
@@ -121,7 +125,7 @@ class _Registry(Generic[C]):
                 if error is None:
                     self._up.append(key)
                 elif component.required:
-                    raise BootFailure(f"{self.kind} {key!r}", error)
+                    raise _BootFailure(f"{self.kind} {key!r}", error)
 
     def teardown(self) -> None:
         """Bring every component that came up down, in reverse order."""
@@ -145,9 +149,10 @@ class DeviceManager(_Registry[Device]):
     def _check(self, item: object) -> Device:
         if not isinstance(item, Device):
             raise TypeError(f"expected a Device, got {type(item).__name__}")
+        boolean(item.required, f"device {item.id!r} required")
         return item
 
-    def attach(self, device: D) -> D:
+    def attach(self, device: _D) -> _D:
         """Register a device (connecting it now if the runtime is running).
 
         Raises:
@@ -161,7 +166,7 @@ class DeviceManager(_Registry[Device]):
         """Disconnect and forget a device."""
         return self.remove(device_id)
 
-    def _bring_up(self, item: Device) -> str | None:
+    def _bring_up(self, item: Device) -> Exception | None:
         ctx = self._ctx
         try:
             item.attach(ctx)
@@ -169,7 +174,7 @@ class DeviceManager(_Registry[Device]):
             error, tb = describe_failure(exc)
             item.online = False
             ctx.emit(DeviceFailed(device=item.id, kind=item.kind, error=error, traceback=tb))
-            return error
+            return exc
         ctx.emit(DeviceAttached(device=item.id, kind=item.kind))
         item.set_online()
         return None
@@ -218,12 +223,16 @@ class ProcessManager(_Registry[Process]):
         if not isinstance(item, Process):
             kind = self.kind.capitalize()
             raise TypeError(f"expected {_a(kind)} {kind}, got {type(item).__name__}")
+        name_string(item.component_name, f"{self.kind} name")
+        boolean(item.required, f"{self.kind} {item.component_name!r} required")
         subs = item.subscriptions
-        if not isinstance(subs, tuple) or not subs:
-            raise TypeError(f"{item!r}.subscriptions must be a non-empty tuple of Message types")
+        if not isinstance(subs, tuple):
+            raise TypeError(f"{item!r}.subscriptions must be a tuple of Message types")
+        if not subs:
+            raise ValueError(f"{item!r}.subscriptions must name at least one Message type")
         return item
 
-    def register(self, process: P) -> P:
+    def register(self, process: _P) -> _P:
         """Register a process (starting it now if the runtime is running).
 
         Raises:
@@ -237,7 +246,7 @@ class ProcessManager(_Registry[Process]):
         """Stop, detach and forget a process."""
         return self.remove(name)
 
-    def _bring_up(self, item: Process) -> str | None:
+    def _bring_up(self, item: Process) -> Exception | None:
         ctx, name = self._ctx, item.component_name
         steps: tuple[Callable[[], None], ...] = (
             functools.partial(item.attach, ctx),
@@ -247,10 +256,9 @@ class ProcessManager(_Registry[Process]):
             try:
                 step()
             except Exception as exc:
-                report = self.failed(name, exc, "")
-                ctx.emit(report)
-                return str(getattr(report, "error", exc))
-        if overrides(item, "handle_event", Process):
+                ctx.emit(self.failed(name, exc, ""))
+                return exc
+        if _overrides(item, "handle_event", Process):
             self._subscriptions[name] = ctx.events.subscribe(
                 item.subscriptions,
                 functools.partial(item.handle_event, ctx),  # cheaper than a lambda per event

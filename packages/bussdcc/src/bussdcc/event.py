@@ -5,22 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from ._validate import aware_datetime
 from .message import Message
 
 __all__ = ["Event"]
 
-T_co = TypeVar("T_co", bound=Message, covariant=True)
+_T_co = TypeVar("_T_co", bound=Message, covariant=True)
 
 _tuple_new = tuple.__new__
 _tuple_item = tuple.__getitem__
+_last_converted: tuple[float, datetime] = (float("nan"), datetime.min.replace(tzinfo=UTC))
 
 
-class Event(tuple[Any, ...], Generic[T_co]):
+class Event(tuple[Any, ...], Generic[_T_co]):
     """One delivery of a message: immutable ``time``, ``payload`` and ``seq``.
 
     ``time`` is timezone-aware UTC; ``seq`` increases by one per event within a runtime, in
     delivery order, so a consumer can detect gaps. ``Event(time=..., payload=...)`` builds one
-    outside a runtime (``seq`` then defaults to 0).
+    outside a runtime (``seq`` then defaults to 0); it raises ``TypeError`` when ``time`` is
+    not a datetime or ``payload`` not a `Message`, ``ValueError`` when ``time`` is naive.
 
     Events are created for every emit, so this is a tuple underneath (the cheapest immutable
     record Python has), and the bus may stamp it with POSIX seconds that `time` turns into a
@@ -29,9 +32,8 @@ class Event(tuple[Any, ...], Generic[T_co]):
 
     __slots__ = ()
 
-    def __new__(cls, time: datetime, payload: T_co, seq: int = 0) -> Event[T_co]:
-        if not isinstance(time, datetime) or time.tzinfo is None:
-            raise TypeError(f"Event time must be a timezone-aware datetime, got {time!r}")
+    def __new__(cls, time: datetime, payload: _T_co, seq: int = 0) -> Event[_T_co]:
+        aware_datetime(time, "Event time")
         if not isinstance(payload, Message):
             raise TypeError(f"Event payload must be a Message, got {type(payload).__name__}")
         return _tuple_new(cls, (time, payload, seq))
@@ -43,15 +45,24 @@ class Event(tuple[Any, ...], Generic[T_co]):
 
     @property
     def time(self) -> datetime:
+        global _last_converted
         stamp = _tuple_item(self, 0)
         if type(stamp) is float:
-            return datetime.fromtimestamp(stamp, UTC)
+            # A sink reads the time of the same event several times in a row (segment, then
+            # encoding): remember the last conversion. One tuple, replaced whole, so a reader
+            # in another thread sees an old pair or the new one, never a mix.
+            last = _last_converted
+            if last[0] == stamp:
+                return last[1]
+            converted = datetime.fromtimestamp(stamp, UTC)
+            _last_converted = (stamp, converted)
+            return converted
         result: datetime = stamp
         return result
 
     @property
-    def payload(self) -> T_co:
-        payload: T_co = _tuple_item(self, 1)
+    def payload(self) -> _T_co:
+        payload: _T_co = _tuple_item(self, 1)
         return payload
 
     @property

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ._validate import dotted_path
+
 __all__ = [
     "DeviceAttached",
     "DeviceDetached",
@@ -30,6 +32,7 @@ __all__ = [
     "ProcessStopped",
     "RuntimeBooted",
     "RuntimeBooting",
+    "RuntimeExtensionError",
     "RuntimeShutdown",
     "RuntimeShuttingDown",
     "ServiceError",
@@ -83,8 +86,7 @@ def _register(cls: type[Message]) -> None:
     name = cls.__dict__.get("name")
     if name is None:
         return  # an abstract intermediate base: nothing to resolve by name
-    if not isinstance(name, str) or not name or any(not part for part in name.split(".")):
-        raise TypeError(f"{_qualified(cls)}.name must be a non-empty dotted string, got {name!r}")
+    dotted_path(name, f"{_qualified(cls)}.name")
     severity = cls.__dict__.get("severity", cls.severity)
     if not isinstance(severity, Severity):
         raise TypeError(f"{_qualified(cls)}.severity must be a Severity, got {severity!r}")
@@ -170,6 +172,19 @@ class RuntimeShuttingDown(Message):
 class RuntimeShutdown(Message):
     name = "runtime.shutdown"
     reason: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class RuntimeExtensionError(Message):
+    """A `RuntimeExtension` hook raised. During boot it also aborts boot (`BootError`); in
+    the shutdown hooks and ``replayed`` it is only reported and the runtime carries on."""
+
+    name = "runtime.extension_error"
+    severity = Severity.ERROR
+    extension: str
+    hook: str
+    error: str
+    traceback: str = ""
 
 
 # --- devices -----------------------------------------------------------------------------------

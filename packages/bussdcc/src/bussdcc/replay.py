@@ -8,8 +8,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ._validate import non_negative_number
 from .clock import ReplayClock
+from .component import _overrides
 from .event import Event
+from .extension import RuntimeExtension
 from .runtime import Runtime
 
 if TYPE_CHECKING:
@@ -43,11 +46,17 @@ class ReplayRuntime(Runtime):
     event with its original time (pacing by ``speed``; 0 is as fast as possible), and shuts
     down at the end. Processes see the replayed events exactly as they saw them live, so the
     same source gives the same state and the same event sequence every time.
+
+    After each re-emitted event (and everything it caused) has been delivered, every
+    registered `RuntimeExtension` gets ``replayed(runtime, original, emitted)``: ``original``
+    as the source gave it (recorded time and ``seq``), ``emitted`` as this run numbered it.
+    That is how a recorder sees exactly the recorded events and not the ones derived from them.
     """
 
     clock: ReplayClock
 
     def __init__(self, speed: float = 1.0, *, clock: ReplayClock | None = None) -> None:
+        """Raises ``TypeError``/``ValueError`` for a ``speed`` that is not a number >= 0."""
         super().__init__(clock=clock or ReplayClock(speed=speed))
         self._cancel = threading.Event()
         self.replayed = 0
@@ -64,18 +73,22 @@ class ReplayRuntime(Runtime):
         ``end_at`` (exclusive); return how many events were re-emitted.
 
         Raises:
-            TypeError: if ``source`` is not iterable or yields something that is not an Event.
-            ValueError: if ``speed`` is negative.
+            TypeError: if ``source`` is not iterable or yields something that is not an Event,
+                or ``speed`` is not a number.
+            ValueError: if ``speed`` is negative or NaN.
         """
         if not isinstance(source, Iterable):
             raise TypeError(f"replay source must be iterable, got {type(source).__name__}")
         if speed is not None:
-            if isinstance(speed, bool) or not isinstance(speed, int | float) or speed < 0:
-                raise ValueError(f"replay speed must be a number >= 0, got {speed!r}")
-            self.clock.speed = float(speed)
-        events = self._window(source, start_at, end_at)
+            self.clock.speed = non_negative_number(speed, "replay speed")
+        # Without a window, the loop below checks each item itself: a generator in between
+        # would cost a resume per event.
+        windowed = start_at is not None or end_at is not None
+        events = self._window(source, start_at, end_at) if windowed else iter(source)
         first = next(events, None)
         if first is not None:
+            if not isinstance(first, Event):
+                raise TypeError(f"replay source item 0 is not an Event: {first!r}")
             self.clock.start_at(first.time)
         self.boot()
         # Each service's first tick runs at once in its own thread: let them all reach their
@@ -83,13 +96,31 @@ class ReplayRuntime(Runtime):
         # thread scheduling (or the clock runs ahead of a service still starting).
         self.clock._wait_idle(self.services._threads())
         self.replayed = 0
+        listeners = [
+            ext for ext in self.extensions if _overrides(ext, "replayed", RuntimeExtension)
+        ]
+        # The loop runs once per recorded event: bind what it calls, and publish directly
+        # (an Event's time and payload were validated when it was built).
+        # An Event is a (stamp, payload, seq) tuple; reading the items skips two property calls
+        # (a float stamp, from a live runtime's events, still goes through `time`).
+        advance_to, cancel, publish = self.clock.advance_to, self._cancel, self.events._publish
         try:
             for evt in itertools.chain((first,) if first is not None else (), events):
-                if self.phase != "running" or self.clock.advance_to(evt.time, self._cancel):
+                if not (windowed or isinstance(evt, Event)):
+                    # Unwindowed, every earlier item was replayed: the count is the index.
+                    raise TypeError(f"replay source item {self.replayed} is not an Event: {evt!r}")
+                time = evt[0]
+                if time.__class__ is not datetime:
+                    time = evt.time
+                if self._phase != "running" or advance_to(time, cancel):
                     break
-                emitted = self.events.emit_at(evt.payload, evt.time)
+                emitted = publish(evt[1], time)
                 self.replayed += 1
-                self._on_replayed(evt, emitted)
+                for ext in listeners:
+                    try:
+                        ext.replayed(self, evt, emitted)
+                    except Exception as exc:
+                        self._report_extension(ext, "replayed", exc)
         finally:
             self.shutdown("replay complete")
         return self.replayed
@@ -106,9 +137,6 @@ class ReplayRuntime(Runtime):
             if end_at is not None and evt.time >= end_at:
                 continue
             yield evt
-
-    def _on_replayed(self, original: Event[Any], emitted: Event[Any]) -> None:
-        """Hook for subclasses: called after each replayed event was delivered."""
 
     def shutdown(self, reason: str | None = None) -> None:
         self._cancel.set()  # stop pacing at once

@@ -1,45 +1,46 @@
 """The `Runtime`: owns the context, boots and shuts down components in a deterministic order.
 
 Also the variants that own a thread (`ThreadedRuntime`) or the process's POSIX signals
-(`SignalRuntime`).
+(`SignalRuntime`). Other layers extend a runtime through `RuntimeExtension` hooks, never by
+overriding its private methods.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import signal
 import threading
-from collections.abc import Callable
-from types import FrameType, TracebackType
-from typing import Any, Literal, TypeVar
+from types import TracebackType
+from typing import Literal, Self, TypeVar
 
-from .bus import EventBus
+from .bus import EventBus, describe_failure
 from .clock import ClockProtocol, SystemClock
 from .component import Device, Process, Service
-from .components import BootFailure, DeviceManager, InterfaceManager, ProcessManager
+from .components import DeviceManager, InterfaceManager, ProcessManager, _BootFailure
 from .context import Context
 from .event import Event
+from .extension import RuntimeExtension
 from .message import (
     Message,
     RuntimeBooted,
     RuntimeBooting,
+    RuntimeExtensionError,
     RuntimeShutdown,
     RuntimeShuttingDown,
-    SystemReload,
-    SystemSignal,
 )
+from .signals import SignalHandling
 from .state import StateStore
-from .supervisor import ServiceSupervisor, current_service
+from .supervisor import ServiceSupervisor, _current_service
 from .version import __version__
 
 __all__ = ["BootError", "Phase", "Runtime", "SignalRuntime", "ThreadedRuntime"]
 
-D = TypeVar("D", bound=Device)
-P = TypeVar("P", bound=Process)
-S = TypeVar("S", bound=Service)
+_D = TypeVar("_D", bound=Device)
+_P = TypeVar("_P", bound=Process)
+_S = TypeVar("_S", bound=Service)
+_X = TypeVar("_X", bound=RuntimeExtension)
 
 Phase = Literal["created", "booting", "running", "stopping", "stopped"]
+"""Where a runtime is in its life (`Runtime.phase`); it only moves forward, in this order."""
 
 # On POSIX a blocking wait is interrupted by a signal (its handler runs at once, then the
 # wait goes on), so run() sleeps until shutdown with no periodic wake-up: a process left
@@ -49,11 +50,22 @@ _WAIT_SLICE: float | None = None if os.name == "posix" else 0.5
 
 
 class BootError(RuntimeError):
-    """Boot was aborted because a ``required`` component failed; everything was rolled back."""
+    """Boot was aborted because a ``required`` component (or an extension's boot hook)
+    failed; everything already up was shut down again.
 
-    def __init__(self, component: str, error: str) -> None:
+    ``component`` names what failed (``"device 'gps'"``, ``"service 'web'"``,
+    ``"extension 'Recorder'"``); ``cause`` is the exception it raised, also chained as
+    ``__cause__``, so a caller tests it instead of parsing text (``isinstance(exc.cause,
+    OSError) and exc.cause.errno == errno.EADDRINUSE``); ``error`` is the cause as
+    ``"TypeName: text"``.
+    """
+
+    def __init__(self, component: str, cause: BaseException | str) -> None:
+        # A str cause is the 0.42 form (component, error text); there is no exception then.
+        error = cause if isinstance(cause, str) else describe_failure(cause)[0]
         super().__init__(f"boot aborted: required {component} failed: {error}")
         self.component = component
+        self.cause: BaseException | None = None if isinstance(cause, str) else cause
         self.error = error
 
 
@@ -70,6 +82,9 @@ class Runtime:
     `shutdown` may be called from any thread, a handler, a service's own tick or a signal
     handler, and always completes: from inside a handler or a service thread it is handed to
     a separate thread (nothing waits on itself) and returns at once.
+
+    To add behaviour at fixed points of boot and shutdown, register a `RuntimeExtension`
+    with `extend` (the supported seam; the private methods are not).
     """
 
     def __init__(self, *, clock: ClockProtocol | None = None) -> None:
@@ -85,22 +100,74 @@ class Runtime:
         self._phase: Phase = "created"
         self._lifecycle = threading.RLock()
         self._stopped = threading.Event()
+        self._extensions: list[RuntimeExtension] = []
+
+    # -- extensions --------------------------------------------------------------------------
+
+    def extend(self, extension: _X) -> _X:
+        """Register ``extension``'s lifecycle hooks (see `RuntimeExtension` for their order
+        and failure policy); returns it.
+
+        Raises:
+            TypeError: if ``extension`` is not a `RuntimeExtension`.
+            ValueError: if it is already registered.
+            RuntimeError: if the runtime has already booted (its boot hooks would never run).
+        """
+        if not isinstance(extension, RuntimeExtension):
+            raise TypeError(f"extension must be a RuntimeExtension, got {type(extension).__name__}")
+        with self._lifecycle:
+            if self._phase != "created":
+                raise RuntimeError(
+                    f"extensions must be added before boot (runtime is {self._phase})"
+                )
+            if any(known is extension for known in self._extensions):
+                raise ValueError(f"extension {extension.extension_name!r} is already registered")
+            self._extensions.append(extension)
+        return extension
+
+    @property
+    def extensions(self) -> tuple[RuntimeExtension, ...]:
+        """The registered extensions, in registration order."""
+        return tuple(self._extensions)
+
+    def _report_extension(self, extension: RuntimeExtension, hook: str, exc: Exception) -> None:
+        error, tb = describe_failure(exc)
+        self.ctx.emit(
+            RuntimeExtensionError(
+                extension=extension.extension_name, hook=hook, error=error, traceback=tb
+            )
+        )
+
+    def _boot_hook(self, hook: str) -> None:
+        for extension in list(self._extensions):
+            try:
+                getattr(extension, hook)(self)
+            except Exception as exc:
+                self._report_extension(extension, hook, exc)
+                raise _BootFailure(f"extension {extension.extension_name!r}", exc) from exc
+
+    def _shutdown_hook(self, hook: str, reason: str | None) -> None:
+        for extension in reversed(self._extensions):
+            try:
+                getattr(extension, hook)(self, reason)
+            except Exception as exc:
+                self._report_extension(extension, hook, exc)
 
     # -- registration (seed-style forms of the manager calls) -------------------------------
 
     # Each returns its argument typed as given, so `p = rt.register_process(MyProc())` keeps
     # MyProc's own attributes visible to a type checker.
 
-    def attach_device(self, device: D) -> D:
+    def attach_device(self, device: _D) -> _D:
         return self.devices.attach(device)
 
-    def register_process(self, process: P) -> P:
+    def register_process(self, process: _P) -> _P:
         return self.processes.register(process)
 
-    def register_interface(self, interface: P) -> P:
+    def register_interface(self, interface: _P) -> _P:
         return self.interfaces.register(interface)
 
-    def register_service(self, service: S) -> S:
+    def register_service(self, service: _S) -> _S:
         return self.services.register(service)
 
     def emit(self, message: Message) -> Event[Message]:
@@ -121,7 +188,8 @@ class Runtime:
         """Bring everything up in order (no-op when already booted).
 
         Raises:
-            BootError: a required component failed; the runtime is shut down again.
+            BootError: a required component or an extension's boot hook failed; the runtime
+                is shut down again. ``cause`` holds the original exception.
             RuntimeError: the runtime was already shut down (create a new one).
         """
         with self._lifecycle:
@@ -131,24 +199,25 @@ class Runtime:
                 return
             self._phase = "booting"
             try:
-                self._before_boot()
+                self._boot_hook("before_boot")
                 self.ctx.emit(RuntimeBooting(version=__version__))
                 self.devices.boot()
                 self.processes.boot()
                 self.interfaces.boot()
                 self.ctx.emit(RuntimeBooted(version=__version__))
-                self._before_services()
+                self._boot_hook("before_services")
                 failures = self.services.boot()
                 if failures:
                     service, error = failures[0]
-                    raise BootFailure(f"service {service.component_name!r}", error)
-            except BootFailure as failure:
+                    raise _BootFailure(f"service {service.component_name!r}", error)
+                self._phase = "running"
+                self._boot_hook("booted")
+            except _BootFailure as failure:
                 self._teardown(f"boot aborted: {failure.component} failed")
-                raise BootError(failure.component, failure.error) from None
+                raise BootError(failure.component, failure.cause) from failure.cause
             except BaseException:
                 self._teardown("boot aborted by an unexpected error")
                 raise
-            self._phase = "running"
 
     def shutdown(self, reason: str | None = None) -> None:
         """Bring everything down in reverse order (no-op when already down)."""
@@ -164,7 +233,7 @@ class Runtime:
         # during our own boot we hold the lifecycle lock. Each would wait on itself.
         return (
             self.events.in_dispatch()
-            or current_service() is not None
+            or _current_service() is not None
             or self._lifecycle._is_owned()  # type: ignore[attr-defined]
         )
 
@@ -184,25 +253,17 @@ class Runtime:
         self._phase = "stopping"
         self.shutdown_reason = reason
         try:
+            self._shutdown_hook("shutting_down", reason)
             self.ctx.emit(RuntimeShuttingDown(reason=reason))
             self.services.shutdown()
             self.interfaces.teardown()
             self.processes.teardown()
             self.devices.teardown()
             self.ctx.emit(RuntimeShutdown(reason=reason))
-            self._after_shutdown()
+            self._shutdown_hook("after_shutdown", reason)
         finally:
             self._phase = "stopped"
             self._stopped.set()
-
-    def _before_boot(self) -> None:
-        """Hook for subclasses: runs first in `boot`, before ``runtime.booting``."""
-
-    def _before_services(self) -> None:
-        """Hook for subclasses: runs after ``runtime.booted``, before services start."""
-
-    def _after_shutdown(self) -> None:
-        """Hook for subclasses: runs last in `shutdown`, after ``runtime.shutdown``."""
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the runtime has shut down; False if ``timeout`` passed first."""
@@ -225,7 +286,7 @@ class Runtime:
             if self._phase not in ("stopping", "stopped"):
                 self.boot()
 
-    def __enter__(self) -> Runtime:
+    def __enter__(self) -> Self:
         self.boot()
         return self
 
@@ -287,40 +348,21 @@ class ThreadedRuntime(Runtime):
 
 
 class SignalRuntime(Runtime):
-    """A runtime driven by POSIX signals.
+    """A runtime driven by POSIX signals: a `Runtime` with the `SignalHandling` extension.
 
     From the main thread, `boot()` installs the handlers (so a signal arriving at any point
     after boot is handled): SIGINT and SIGTERM shut it down; SIGHUP emits ``system.reload``;
     SIGUSR1 and SIGUSR2 emit ``system.signal``. The previous handlers are restored when the
     runtime has shut down (by `run()` returning, or by a shutdown run in the main thread).
+    The extension is ``rt.signals``.
     """
 
-    shutdown_signals = (signal.SIGINT, signal.SIGTERM)
-    handled_signals = (*shutdown_signals, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+    shutdown_signals = SignalHandling.shutdown_signals
+    handled_signals = SignalHandling.handled_signals
 
     def __init__(self, *, clock: ClockProtocol | None = None) -> None:
         super().__init__(clock=clock)
-        self._previous_handlers: dict[int, Any] = {}
-
-    def _before_boot(self) -> None:
-        super()._before_boot()
-        if threading.current_thread() is threading.main_thread():
-            self._previous_handlers = {
-                sig: signal.signal(sig, self._on_signal) for sig in self.handled_signals
-            }
-
-    def _after_shutdown(self) -> None:
-        super()._after_shutdown()
-        self._restore_handlers()
-
-    def _restore_handlers(self) -> None:
-        # signal.signal only works in the main thread; a shutdown finished elsewhere leaves
-        # the restore to run(), which the main thread returns through.
-        if threading.current_thread() is not threading.main_thread():
-            return
-        previous, self._previous_handlers = self._previous_handlers, {}
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        self.signals = self.extend(SignalHandling())
 
     def run(self) -> None:
         """Boot, block until shutdown, restore the previous handlers.
@@ -331,20 +373,6 @@ class SignalRuntime(Runtime):
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("SignalRuntime.run() must be called from the main thread")
         try:
-            self._boot_unless_stopped()
-            self.wait()
+            super().run()
         finally:
-            self._restore_handlers()
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # A signal handler interrupts the main thread at any point, so it only hands work to
-        # a fresh thread and never takes a lock itself.
-        name = signal.Signals(signum).name
-        work: Callable[[], object]
-        if signum in self.shutdown_signals:
-            work = functools.partial(self.shutdown, f"signal {name}")
-        elif signum == signal.SIGHUP:
-            work = functools.partial(self.emit, SystemReload(signal=signum))
-        else:
-            work = functools.partial(self.emit, SystemSignal(signal=signum, action=name))
-        threading.Thread(target=work, name=f"bussdcc-{name}", daemon=True).start()
+            self.signals.restore()

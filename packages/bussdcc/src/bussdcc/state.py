@@ -6,20 +6,15 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._validate import dotted_path
+
 __all__ = ["StateStore"]
 
 _MISSING: Any = object()
 
 
 def _split(path: str) -> list[str]:
-    if not isinstance(path, str):
-        raise TypeError(f"state path must be a str, got {type(path).__name__}")
-    if not path:
-        raise ValueError("state path must not be empty")
-    parts = path.split(".")
-    if any(not part for part in parts):
-        raise ValueError(f"state path {path!r} has an empty segment")
-    return parts
+    return dotted_path(path, "state path")
 
 
 def _prefixes(parts: list[str]) -> Iterator[str]:

@@ -6,13 +6,20 @@ import math
 import random
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
+from ._validate import (
+    boolean,
+    name_string,
+    non_negative_int,
+    non_negative_number,
+    positive_number,
+)
 from .bus import Subscription, describe_failure
-from .component import Service, overrides
+from .component import Service, _overrides
 from .event import Event
 from .message import (
     Message,
@@ -32,26 +39,26 @@ ServiceState = Literal[
     "registered", "starting", "running", "backoff", "stopped", "failed", "abandoned"
 ]
 
-S = TypeVar("S", bound=Service)
+_S = TypeVar("_S", bound=Service)
 
 _owner = threading.local()
 
 
-def current_service() -> str | None:
+def _current_service() -> str | None:
     """The name of the service whose thread is calling, or None."""
     name: str | None = getattr(_owner, "service", None)
     return name
 
 
-def _check_number(service: Service, attr: str, *, positive: bool) -> None:
-    value = getattr(service, attr)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise TypeError(
-            f"service {service.component_name!r}: {attr} must be a number, got {value!r}"
-        )
-    if value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"service {service.component_name!r}: {attr} must be {bound}, got {value}")
+def _check_settings(service: Service) -> None:
+    """Validate a service's class-level settings once, at registration."""
+    where = f"service {service.component_name!r}:"
+    positive_number(service.interval, f"{where} interval")
+    for attr in ("restart_window", "backoff_cap", "stop_timeout"):
+        non_negative_number(getattr(service, attr), f"{where} {attr}")
+    non_negative_int(service.max_restarts, f"{where} max_restarts")
+    for attr in ("restart", "critical", "required", "enabled"):
+        boolean(getattr(service, attr), f"{where} {attr}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +81,12 @@ class _Supervised:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.name = service.component_name
-        self.enabled = bool(service.enabled)
+        self.enabled = service.enabled
         self.state: ServiceState = "registered"
         self.thread: threading.Thread | None = None
         self.stop = threading.Event()
         self.started = threading.Event()  # set once start() has returned or failed
-        self.start_error: str | None = None
+        self.start_error: Exception | None = None
         self.restart_times: deque[float] = deque()
         self.restarts = 0
         self.ticks = 0
@@ -124,21 +131,21 @@ class ServiceSupervisor:
 
     # -- registration ----------------------------------------------------------------------
 
-    def register(self, service: S) -> S:
+    def register(self, service: _S) -> _S:
         """Add a service; it starts at once if the runtime is running (and it is enabled).
 
         Raises:
-            TypeError: if ``service`` is not a `Service` or its timing attributes are not numbers.
-            ValueError: if the name is taken or a timing attribute is out of range.
+            TypeError: if ``service`` is not a `Service`, or a setting has the wrong type
+                (``interval``, ``restart_window``, ``backoff_cap``, ``stop_timeout``: numbers;
+                ``max_restarts``: int; ``restart``, ``critical``, ``required``, ``enabled``:
+                bool).
+            ValueError: if the name is taken or a setting is out of range (``interval`` > 0,
+                the others >= 0).
         """
         if not isinstance(service, Service):
             raise TypeError(f"expected a Service, got {type(service).__name__}")
-        name = service.component_name
-        _check_number(service, "interval", positive=True)
-        for attr in ("restart_window", "backoff_cap", "stop_timeout"):
-            _check_number(service, attr, positive=False)
-        if isinstance(service.max_restarts, bool) or not isinstance(service.max_restarts, int):
-            raise TypeError(f"service {name!r}: max_restarts must be an int")
+        name = name_string(service.component_name, "service name")
+        _check_settings(service)
         with self._lock:
             if name in self._entries:
                 raise ValueError(f"a service named {name!r} is already registered")
@@ -156,10 +163,12 @@ class ServiceSupervisor:
         return entry.service
 
     def __contains__(self, name: object) -> bool:
+        """Whether a service of that name is registered."""
         return name in self._entries
 
-    def __iter__(self) -> Any:
-        return iter(list(self._entries))
+    def __iter__(self) -> Iterator[Service]:
+        """The registered services, in registration order (like ``rt.processes``)."""
+        return iter([entry.service for entry in list(self._entries.values())])
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -218,8 +227,9 @@ class ServiceSupervisor:
 
     # -- runtime hooks ---------------------------------------------------------------------
 
-    def boot(self) -> list[tuple[Service, str]]:
-        """Start every enabled service; return (service, error) for required ones that failed."""
+    def boot(self) -> list[tuple[Service, Exception]]:
+        """Start every enabled service; return (service, exception) for required ones that
+        failed to start."""
         with self._lock:
             self._active = True
             entries = [e for e in self._entries.values() if e.enabled]
@@ -347,11 +357,11 @@ class ServiceSupervisor:
             service.start(ctx)
         except Exception as exc:
             self._report(entry, exc)
-            entry.start_error = entry.last_error
+            entry.start_error = exc
             entry.started.set()
             return False
         entry.started.set()
-        if overrides(service, "handle_event", Service):
+        if _overrides(service, "handle_event", Service):
             entry.subscription = ctx.events.subscribe(
                 service.subscriptions,
                 lambda evt: service.handle_event(ctx, evt),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +15,17 @@ from bussdcc_framework.interface.web import WebInterface
 from bussdcc_framework.message.system import SystemIdentityEvent
 from bussdcc_framework.service import IDENTITY_STATE
 
-from ..message import (
-    CollectorFailed,
-    CpuUsageUpdated,
-    DiskIoUpdated,
-    DiskUsageUpdated,
-    FanSpeedUpdated,
-    HealthChanged,
-    LoadAverageUpdated,
-    MemoryUsageUpdated,
-    NetworkUsageUpdated,
-    StorageWearUpdated,
-    TemperatureUpdated,
-    ThrottlingUpdated,
-)
-from ..processes import CPU_HISTORY, DISK_IO_HISTORY, HEALTH_STATE, NETWORK_HISTORY, STATE_PATHS
+from ..defaults import DASHBOARD_PORT
+from ..history import RollupReader, register_history_routes
+from ..message import CollectorFailed, HealthChanged
+from ..processes import HEALTH_STATE, STATE_PATHS
+from ..telemetry.health import HealthThresholds
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
+from .cards import CARDS, FILTERS, HEALTH_CLASS, VIEWED, CardViews, card_values, known_health
 
 __all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record"]
 
-DASHBOARD_PORT = 8086
-
-MISSING = "\u2013"
-"""What a value not reported yet renders as (an en dash, as the page's script shows it)."""
 
 PUSHED: tuple[type[Message], ...] = (
     *STATE_PATHS,
@@ -49,118 +35,26 @@ PUSHED: tuple[type[Message], ...] = (
 )
 """The events the dashboard receives live."""
 
-WATCHED: tuple[str, ...] = (*STATE_PATHS.values(), HEALTH_STATE, IDENTITY_STATE)
-"""State the processes derive from those events, sent along with them (histories excepted:
-the page appends each sample itself, rather than receiving the whole list every second)."""
+WATCHED: tuple[str, ...] = (HEALTH_STATE, IDENTITY_STATE)
+"""Derived state sent along with the events that change it, for clients of the protocol
+that are not the page: health (which no event carries whole) and identity. The telemetry
+records are the events' own data, and the page itself shows the server-rendered views of
+`cards.VIEWED`, so repeating those records as state patches would only cost CPU and bytes."""
 
-_UNKNOWN_HEALTH: dict[str, Any] = {"status": "unknown", "reasons": [], "notes": [], "since": None}
+
+def health_record(state: Mapping[str, Any]) -> dict[str, Any]:
+    """``system.health`` from a state snapshot, or status ``"unknown"`` before the first
+    assessment (no telemetry yet)."""
+    return known_health(_at(state, HEALTH_STATE))
 
 
-def _at(state: Any, path: str) -> Any:
-    """The value at a dot path in a state snapshot, or None where the path is absent."""
-    node = state
+def _at(state: Mapping[str, Any], path: str) -> Any:
+    node: Any = state
     for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
+        if not isinstance(node, Mapping) or part not in node:
             return None
         node = node[part]
     return node
-
-
-def health_record(state: dict[str, Any]) -> dict[str, Any]:
-    """``system.health`` from a state snapshot, or status ``"unknown"`` before the first
-    assessment (no telemetry yet)."""
-    health = _at(state, HEALTH_STATE)
-    return {**_UNKNOWN_HEALTH, **health} if isinstance(health, dict) else dict(_UNKNOWN_HEALTH)
-
-
-CARDS = (
-    "health",
-    "identity",
-    "cpu",
-    "network",
-    "memory",
-    "load",
-    "disks",
-    "diskio",
-    "temperature",
-    "throttling",
-)
-"""The dashboard's cards in page order (``templates/cards/<name>.html``)."""
-
-CARD_RECORDS = {
-    "cpu": STATE_PATHS[CpuUsageUpdated],
-    "mem": STATE_PATHS[MemoryUsageUpdated],
-    "disk": STATE_PATHS[DiskUsageUpdated],
-    "load": STATE_PATHS[LoadAverageUpdated],
-    "temp": STATE_PATHS[TemperatureUpdated],
-    "net": STATE_PATHS[NetworkUsageUpdated],
-    "thr": STATE_PATHS[ThrottlingUpdated],
-    "dio": STATE_PATHS[DiskIoUpdated],
-    "wear": STATE_PATHS[StorageWearUpdated],
-    "fans": STATE_PATHS[FanSpeedUpdated],
-    "ident": IDENTITY_STATE,
-}
-"""The state records the cards render, by the template variable that holds each."""
-
-HEALTH_CLASS = {"ok": "success", "warning": "warning", "critical": "danger"}
-"""Bootstrap's contextual colour for each health status."""
-
-
-def _fmt_bytes(value: Any, suffix: str = "") -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return MISSING
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}{suffix}" if unit == "B" else f"{size:.1f} {unit}{suffix}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
-def _fmt_rate(value: Any) -> str:
-    return _fmt_bytes(value, "/s")
-
-
-def _fmt_pct(value: Any) -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return MISSING
-    return f"{value:.1f} %"
-
-
-def _fmt_num(value: Any, digits: int = 2) -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return MISSING
-    return f"{value:.{digits}f}"
-
-
-def _fmt_wear(estimate: Any) -> str:
-    """An eMMC life-time estimate as the range of rated life used (``10-20 %``)."""
-    if not isinstance(estimate, dict):
-        return MISSING
-    if estimate.get("exceeded"):
-        return "exceeded"
-    low, high = estimate.get("used_min"), estimate.get("used_max")
-    return MISSING if low is None or high is None else f"{low}-{high} %"
-
-
-def _fmt_uptime(boot_time: Any, now: Any) -> str:
-    """The time from ``boot_time`` to ``now`` (ISO-8601 strings) as ``3 d 4 h 12 min``.
-
-    ``now`` is the time of the latest telemetry rather than the wall clock, so a replayed
-    history shows the uptime it had then.
-    """
-    try:
-        seconds = int(
-            (datetime.fromisoformat(now) - datetime.fromisoformat(boot_time)).total_seconds()
-        )
-    except (TypeError, ValueError):
-        return MISSING
-    if seconds < 0:
-        return MISSING
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    return f"{days} d {hours} h {minutes} min" if days else f"{hours} h {minutes} min"
 
 
 BOOTSTRAP_CSS = "css/bootstrap.min.css"
@@ -202,6 +96,8 @@ class SystemWebInterface(WebInterface):
     """
 
     import_name = "bussdcc_system_health"
+    history: RollupReader | None = None
+    """Answers ``/api/history`` and ``/api/history/series`` (set before boot when recording)."""
 
     def __init__(
         self,
@@ -211,9 +107,17 @@ class SystemWebInterface(WebInterface):
         name: str = "web",
         push: Iterable[type[Message] | str] = PUSHED,
         watch: Iterable[str] = WATCHED,
+        thresholds: HealthThresholds | None = None,
         **kwargs: Any,
     ) -> None:
+        if thresholds is not None and not isinstance(thresholds, HealthThresholds):
+            raise TypeError(f"thresholds must be HealthThresholds, got {thresholds!r}")
+        kwargs.setdefault("views", VIEWED)
         super().__init__(host, port, name=name, push=push, watch=watch, **kwargs)
+        self._views: CardViews | None = None
+        """Renders the cards' views for the app being served (made in `create_app`)."""
+        self.thresholds = thresholds or HealthThresholds()
+        """The limits bars and readings are coloured by: give it the `HealthProcess`'s."""
 
     def create_app(self) -> Flask:
         app = super().create_app()
@@ -227,49 +131,55 @@ class SystemWebInterface(WebInterface):
             )
         )
         app.jinja_env.globals.update(
-            bootstrap_css=BOOTSTRAP_CSS, cards=CARDS, health_class=HEALTH_CLASS
+            bootstrap_css=BOOTSTRAP_CSS,
+            cards=CARDS,
+            health_class=HEALTH_CLASS,
+            history_limit=DEFAULT_HISTORY_LIMIT,
+            thresholds=self.thresholds,
         )
-        app.jinja_env.filters.update(
-            bytes=_fmt_bytes,
-            rate=_fmt_rate,
-            pct=_fmt_pct,
-            num=_fmt_num,
-            wear=_fmt_wear,
-            uptime=_fmt_uptime,
-        )
+        app.jinja_env.filters.update(FILTERS)
+        self._views = CardViews(app.jinja_env)
         return app
+
+    def snapshot(self, *, views: bool = True) -> dict[str, Any]:
+        if views:
+            # A client is about to see every card as it is now: what earlier clients were
+            # last shown no longer tells which records may skip rendering. Cleared before
+            # the state is read, so no record newer than that state is skipped.
+            if self._views is not None:
+                self._views.forget()
+        return super().snapshot(views=views)
+
+    def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
+        """The changed cards' live blocks as HTML and the charts' new samples (see `cards`)."""
+        assert self._views is not None  # called only while serving
+        return self._views.render(values, snapshot)
 
     def register_routes(self, app: Flask, ctx: ContextProtocol) -> None:
         @app.route("/")
         def dashboard() -> str:
-            snapshot = self.snapshot()
-            state = snapshot["state"]
-            records = {name: _at(state, path) for name, path in CARD_RECORDS.items()}
+            # The page is the first paint: the views would be the same cards again.
+            snapshot = self.snapshot(views=False)
             return render_template(
                 "dashboard.html",
                 snapshot=snapshot,
-                health=health_record(state),
-                **records,
-                now=(records["cpu"] or {}).get("time") or snapshot["time"],
-                history_limit=DEFAULT_HISTORY_LIMIT,
-                history_paths={
-                    "cpu": CPU_HISTORY,
-                    "network": NETWORK_HISTORY,
-                    "disk_io": DISK_IO_HISTORY,
-                },
+                time=snapshot["time"],
                 version=__version__,
+                **card_values(snapshot["state"]),
             )
 
         @app.route("/api/state")
         def api_state() -> Response:
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(views=False)
             response = jsonify(snapshot["state"])
             response.headers["X-Bussdcc-Seq"] = str(snapshot["seq"])
             response.headers["Cache-Control"] = "no-store"
             return response
 
+        register_history_routes(app, self.history)
+
         @app.route("/api/health")
         def api_health() -> Response:
-            response = jsonify(health_record(self.snapshot()["state"]))
+            response = jsonify(health_record(self.snapshot(views=False)["state"]))
             response.headers["Cache-Control"] = "no-store"
             return response

@@ -1,10 +1,13 @@
 """`WebInterface`: a Flask + Socket.IO server that streams bus events to browsers, and `emit`.
 
-The live protocol (one Socket.IO namespace, ``/``):
+The live protocol (one Socket.IO namespace, ``/``; its logic is `push.PushStream`, this module
+is the I/O around it):
 
 * server → client ``"snapshot"``: ``{"seq": n, "time": iso, "state": {...}}`` -- the whole
-  state store, JSON-safe, reflecting at least every pushed event up to ``seq``. Sent to each
-  client as soon as it connects, and again whenever it sends ``"resync"``.
+  state store as plain data (`push.to_plain`: datetimes ISO-8601 with UTC as ``Z``),
+  reflecting at least every pushed event up to ``seq``; with ``views``, also
+  ``"views": {name: view}`` rendered from the current state. Sent to each client as soon as
+  it connects, and again whenever it sends ``"resync"``.
 * server → client ``"events"``: a list of one or more records in ``seq`` order. Each is the
   codec's wire record (``time``, ``seq``, ``name``, ``type``, ``severity``, ``data``) plus
   ``prev``: the ``seq`` of the previous pushed event. Pushed events form a chain, so a
@@ -15,8 +18,14 @@ The live protocol (one Socket.IO namespace, ``/``):
   (one tick's telemetry) costs one message and one wake-up per client, not one per event.
   With ``watch`` paths, a record may also carry ``"state": {path: value}``: the watched
   state paths whose value changed while the bus handled this event (``None`` when deleted),
-  so a client mirrors derived state without knowing how it is derived.
+  so a client mirrors derived state without knowing how it is derived. With ``views``
+  paths, a record may carry ``"views": {name: view}``: what `WebInterface.render_views`
+  made of the viewed paths this event changed -- rendered once per change on the server,
+  however many clients are connected.
 * client → server ``"resync"``: answered with a fresh ``"snapshot"``.
+
+The browser half ships with the framework: ``/bussdcc/static/live.js`` (with the Socket.IO
+client it needs at ``/bussdcc/static/socket.io.min.js``); see ``STATIC_URL`` and the README.
 
 The bus never waits for a browser: `handle_event` only appends to a bounded queue that a
 sender thread drains; when the queue is full the event is dropped (counted in ``dropped``)
@@ -33,11 +42,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
-import msgspec
-from flask import Flask, current_app, has_app_context, request
+from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask_socketio import SocketIO
 from flask_socketio import emit as socketio_emit
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -45,20 +54,24 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from bussdcc.component import Interface
 from bussdcc.context import ContextProtocol
 from bussdcc.event import Event
-from bussdcc.message import Message, Severity
+from bussdcc.message import Message
 
-from ..codec import event_to_dict
+from .push import PushSpec, PushStream, ViewRenderer
 from .template_cache import TemplateCache
 
-__all__ = ["EXTENSION_KEY", "WebInterface", "emit"]
+__all__ = ["EXTENSION_KEY", "STATIC_URL", "WebInterface", "emit"]
 
 log = logging.getLogger("bussdcc_framework.web")
 
 EXTENSION_KEY = "bussdcc.web"
 """Where a `WebInterface` puts itself in ``app.extensions`` (how `emit` finds the runtime)."""
 
-PushSpec = type[Message] | str
-"""A message class (subclasses included) or a wire name; ``"system.*"`` matches a prefix."""
+STATIC_URL = "/bussdcc/static"
+"""Where every `WebInterface` serves the framework's browser files: ``live.js`` (the client
+half of the live protocol) and ``socket.io.min.js`` (the Socket.IO client it runs on). In
+templates: ``url_for("bussdcc.static", filename="live.js")``."""
+
+STATIC_FOLDER = Path(__file__).with_name("static")
 
 _STOP: Any = object()
 
@@ -67,13 +80,6 @@ _BATCH_LIMIT = 256
 
 _SERVE_POLL_INTERVAL = 1.0
 """Seconds between the HTTP server's checks for a stop request (see `_stop_serving`)."""
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data: datetimes as ISO strings, enums as values, dataclasses as
-    dicts, anything else unknown as its ``str`` (a dashboard must never fail on one odd value).
-    """
-    return msgspec.to_builtins(value, str_keys=True, enc_hook=str)
 
 
 class _RequestHandler(WSGIRequestHandler):
@@ -122,7 +128,8 @@ class WebInterface(Interface):
     subclasses) and wire names (``"system.*"`` matches a dotted prefix). ``None`` (the
     default) pushes every message of severity INFO or above -- DEBUG chatter stays off the
     wire. ``queue_size`` bounds the events waiting for the sender thread. ``watch`` names
-    state paths whose changes ride along with pushed events (see the module docstring).
+    state paths whose changes ride along with pushed events (see the module docstring);
+    ``views`` names state paths whose changes `render_views` turns into views for the page.
     ``template_cache`` names a directory where compiled templates are kept between runs
     (see `TemplateCache`); by default they are compiled on each start.
 
@@ -157,6 +164,7 @@ class WebInterface(Interface):
         watch: Iterable[str] = (),
         batch_window: float = 0.05,
         template_cache: str | os.PathLike[str] | None = None,
+        views: Iterable[str] = (),
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError(f"host must be a non-empty string, got {host!r}")
@@ -189,15 +197,14 @@ class WebInterface(Interface):
         self.template_cache = None if template_cache is None else TemplateCache(template_cache)
         self.secret_key = secret_key
         self.cors_allowed_origins = origins
-        self.watch = _parse_watch(watch)
-        self._watched: dict[str, Any] = {}
-        self._watched_versions: dict[str, int] = {}
-        self._push_types, self._push_names, self._push_prefixes = _parse_push(push)
-        self._push_all = push is None
-        if not self._push_all and not self._push_names and not self._push_prefixes:
+        self.stream = PushStream(push, watch=watch, views=views)
+        """The protocol's logic: what is pushed, chained and rendered (see `PushStream`)."""
+        self.watch = self.stream.watch
+        self.views = self.stream.views
+        subscriptions = self.stream.subscriptions
+        if subscriptions is not None:
             # Only classes: let the bus route just those to us.
-            self.subscriptions = self._push_types or (Message,)
-        self._wanted: dict[type[Message], bool] = {}
+            self.subscriptions = subscriptions
 
         self.app: Flask | None = None
         self.socketio: SocketIO | None = None
@@ -209,7 +216,6 @@ class WebInterface(Interface):
         self._outbox: queue.Queue[Any] = queue.Queue(queue_size)
         self._clients: set[str] = set()
         self._clients_lock = threading.Lock()
-        self._last_pushed = 0
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
@@ -218,6 +224,20 @@ class WebInterface(Interface):
 
     def register_socketio(self, socketio: SocketIO, ctx: ContextProtocol) -> None:
         """Add Socket.IO handlers (called in `start`, after the built-in ones)."""
+
+    def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
+        """Views of the ``views`` state paths for the page (none by default).
+
+        ``values`` maps each viewed path that one pushed event changed to its new value
+        (None when deleted); for a snapshot (``snapshot`` True) it holds every viewed path.
+        Return ``{name: view}``: a string is HTML that ``live.js`` puts into every element
+        with ``data-live-view="name"``; other plain data goes to the page's own handlers.
+        Called once per change whatever the number of clients, inside an application
+        context (``render_template`` works), on the sender thread or, for a snapshot, the
+        thread answering the client. An exception here costs that record its views (the
+        record itself is still sent) or that snapshot its views; it is logged.
+        """
+        return {}
 
     # -- what the server offers --------------------------------------------------------------
 
@@ -237,9 +257,10 @@ class WebInterface(Interface):
         with self._clients_lock:
             return len(self._clients)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, views: bool = True) -> dict[str, Any]:
         """``{"seq", "time", "state"}``: the whole state as JSON-safe data, and the ``seq`` of
-        the last pushed event it is known to include.
+        the last pushed event it is known to include; with ``views`` (and ``views`` paths
+        configured) also ``"views"``, rendered by `render_views` from that state.
 
         The ``seq`` is read before the state, so the state includes at least everything up
         to ``seq`` (maybe a little more); a client applies only events after ``seq``.
@@ -248,9 +269,8 @@ class WebInterface(Interface):
             RuntimeError: if the interface is not attached to a runtime.
         """
         ctx = self._context()
-        seq = self._last_pushed
-        state = ctx.state.snapshot()
-        return {"seq": seq, "time": ctx.clock.now_utc().isoformat(), "state": jsonable(state)}
+        render = self._renderer() if views else None
+        return self.stream.snapshot(ctx.state.snapshot, ctx.clock.now_utc(), render)
 
     def emit(self, message: Message) -> Event[Message]:
         """Emit ``message`` into the runtime this interface is attached to.
@@ -278,6 +298,10 @@ class WebInterface(Interface):
         app.secret_key = self.secret_key or secrets.token_hex(32)
         if self.template_cache is not None:
             app.jinja_env.bytecode_cache = self.template_cache
+        # The browser half of the protocol, served by every WebInterface (no CDN).
+        app.register_blueprint(
+            Blueprint("bussdcc", __name__, static_folder=STATIC_FOLDER, static_url_path=STATIC_URL)
+        )
         return app
 
     def start(self, ctx: ContextProtocol) -> None:
@@ -364,41 +388,33 @@ class WebInterface(Interface):
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         """Queue ``evt`` for connected clients if it is pushed; never blocks the bus."""
-        cls = type(evt.payload)
-        wanted = self._wanted.get(cls)
-        if wanted is None:
-            wanted = self._wanted[cls] = self._matches(cls)
-        if not wanted:
+        # Inside dispatch: the processes before us have handled evt, nothing later has
+        # happened yet, so the stream reads the state evt left.
+        pending = self.stream.observe(evt, ctx.state, listening=bool(self._clients))
+        if pending is None:
             return
-        prev, self._last_pushed = self._last_pushed, evt.seq
-        if not self._clients:
-            return  # a client connecting later starts from a snapshot at this seq
-        # Read here, inside dispatch: the processes before us have handled evt, nothing later
-        # has happened yet. (Tracking pauses without clients; that only resends a value.)
-        changes: dict[str, Any] = {}
-        state = ctx.state
-        for path in self.watch:
-            # The version says whether the path was written at all: most events touch one
-            # watched path or none, so the others are neither read nor copied.
-            version = state.version(path)
-            if self._watched_versions.get(path) == version:
-                continue
-            self._watched_versions[path] = version
-            value = state.get(path)
-            if self._watched.get(path, _STOP) != value:
-                self._watched[path] = changes[path] = value
         try:
-            self._outbox.put_nowait((evt, prev, changes))
+            self._outbox.put_nowait(pending)
         except queue.Full:
             self.dropped += 1
 
-    def _matches(self, cls: type[Message]) -> bool:
-        if self._push_all:
-            return cls.severity >= Severity.INFO
-        if issubclass(cls, self._push_types):
-            return True
-        name = getattr(cls, "name", "")
-        return name in self._push_names or name.startswith(self._push_prefixes)
+    def _renderer(self) -> ViewRenderer | None:
+        """`render_views` wrapped to run in this app's context and never raise."""
+        if not self.views:
+            return None
+        app = self.app
+
+        def render(values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
+            try:
+                if has_app_context() or app is None:
+                    return self.render_views(values, snapshot)
+                with app.app_context():
+                    return self.render_views(values, snapshot)
+            except Exception:
+                log.exception("web interface %r could not render views", self.component_name)
+                return {}
+
+        return render
 
     def _send_loop(self, socketio: SocketIO, outbox: queue.Queue[Any]) -> None:
         while True:
@@ -418,7 +434,7 @@ class WebInterface(Interface):
                     stopping = True
                     break
                 batch.append(item)
-            records = [r for r in map(self._record, batch) if r is not None]
+            records = self.stream.records(batch, self._renderer())
             if records:
                 try:
                     socketio.emit("events", records, namespace="/")
@@ -426,20 +442,6 @@ class WebInterface(Interface):
                     log.exception("web interface %r could not push events", self.component_name)
             if stopping:
                 return
-
-    def _record(self, item: tuple[Event[Any], int, dict[str, Any]]) -> dict[str, Any] | None:
-        evt, prev, changes = item
-        try:
-            record = event_to_dict(evt)
-            record["prev"] = prev
-            if changes:
-                record["state"] = jsonable(changes)
-        except Exception:
-            # (Both conversions yield plain JSON data, so a record that converts also sends.)
-            # The stream goes on without it; clients see the gap in the chain and resync.
-            log.exception("web interface %r could not push %s", self.component_name, evt.name)
-            return None
-        return record
 
     def _register_builtin_socketio(self, socketio: SocketIO) -> None:
         def on_connect(auth: Any = None) -> None:
@@ -485,40 +487,6 @@ def _close_clients(socketio: SocketIO) -> None:
         except Exception:
             log.debug("closing client %s failed", getattr(client, "sid", "?"), exc_info=True)
     eio.sockets.clear()
-
-
-def _parse_watch(watch: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(watch, str):
-        watch = (watch,)
-    paths = tuple(watch)
-    for path in paths:
-        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
-            raise ValueError(f"watch entries must be dotted state paths, got {path!r}")
-    return paths
-
-
-def _parse_push(
-    push: Iterable[PushSpec] | None,
-) -> tuple[tuple[type[Message], ...], frozenset[str], tuple[str, ...]]:
-    if push is None:
-        return (), frozenset(), ()
-    if isinstance(push, str | type):
-        push = (push,)
-    types: list[type[Message]] = []
-    names: set[str] = set()
-    prefixes: list[str] = []
-    for item in push:
-        if isinstance(item, type) and issubclass(item, Message):
-            types.append(item)
-        elif isinstance(item, str) and item.endswith(".*") and len(item) > 2:
-            prefixes.append(item[:-1])
-        elif isinstance(item, str) and item and "*" not in item:
-            names.add(item)
-        else:
-            raise TypeError(
-                f"push entries must be Message classes or wire names ('a.b', 'a.*'), got {item!r}"
-            )
-    return tuple(types), frozenset(names), tuple(prefixes)
 
 
 def emit(message: Message) -> Event[Message]:

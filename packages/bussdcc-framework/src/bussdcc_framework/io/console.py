@@ -10,7 +10,7 @@ import msgspec
 
 from bussdcc.event import Event
 
-from ..codec import WireError, encode_event
+from ..codec import WireError, encode_event, to_plain
 
 if TYPE_CHECKING:
     from bussdcc.context import ContextProtocol
@@ -25,8 +25,9 @@ class ConsoleSink:
 
     ``stream`` defaults to whatever ``sys.stdout`` is when each line is written, so redirecting
     stdout redirects the sink. An event holding a value the wire format cannot carry is still
-    shown: its fields are written as their ``repr`` strings and an ``"error"`` key says why,
-    so a bad value never crashes the sink. Errors of the stream itself (a closed pipe) raise.
+    shown: its record is written by `bussdcc_framework.codec.to_plain` (each value the wire
+    cannot carry as its ``str``) with an ``"error"`` key saying why, so a bad value never
+    crashes the sink. Errors of the stream itself (a closed pipe) raise.
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -44,7 +45,7 @@ class ConsoleSink:
         try:
             line = encode_event(evt)
         except WireError as exc:
-            line = _repr_line(evt, exc)
+            line = _fallback_line(evt, exc)
         stream = self._stream if self._stream is not None else sys.stdout
         text = line.decode("utf-8") + "\n"
         with self._lock:
@@ -58,27 +59,14 @@ class ConsoleSink:
             stream.flush()
 
 
-def _repr_line(evt: Event[Any], error: WireError) -> bytes:
-    """A best-effort line for an event the wire format rejected: fields as their reprs."""
-    payload = evt.payload
-    fields = getattr(type(payload), "__dataclass_fields__", {})
-    data = {name: _safe_repr(getattr(payload, name, None)) for name in fields}
-    record = {
-        "time": evt.time.isoformat(),
-        "seq": evt.seq,
-        "name": _safe_repr(getattr(payload, "name", type(payload).__qualname__), plain=True),
-        "type": f"{type(payload).__module__}:{type(payload).__qualname__}",
-        "severity": _safe_repr(getattr(getattr(payload, "severity", None), "label", ""), True),
-        "data": data,
-        "error": _safe_repr(str(error), plain=True),
-    }
+def _fallback_line(evt: Event[Any], error: WireError) -> bytes:
+    """A line for an event the wire format rejected: its record as `to_plain` writes it.
+
+    Every value the wire cannot carry is written as its ``str``; ``"error"`` says why the
+    event could not be written as a wire record.
+    """
+    record = to_plain(evt)
+    if not isinstance(record, dict):  # to_plain gave up on the event as a whole
+        record = {"data": record}
+    record["error"] = to_plain(str(error))
     return _fallback_encoder.encode(record)
-
-
-def _safe_repr(value: object, plain: bool = False) -> str:
-    try:
-        text = value if plain and isinstance(value, str) else repr(value)
-    except Exception as exc:  # a broken __repr__ must not take the sink down
-        text = f"<unrepresentable {type(value).__qualname__}: {type(exc).__name__}>"
-    # Lone surrogates cannot be written as UTF-8; escape them instead of failing.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -1,28 +1,18 @@
-"""JSONL recording: `JsonlSink` writes time-segmented history, `JsonlSource` reads it back."""
+"""`JsonlSink`: every event as one wire line in time-segmented ``.jsonl`` files."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
-
-import msgspec
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from bussdcc.event import Event
-from bussdcc.message import Message
 
-from ..codec import (
-    WireError,
-    _line_decoder,
-    _read_envelope,
-    _read_payload,
-    _resolve,
-    encode_event,
-)
+from ...codec import encode_event
 from ._segments import (
     DAY_SECONDS,
     Segment,
@@ -35,7 +25,7 @@ from ._segments import (
 if TYPE_CHECKING:
     from bussdcc.context import ContextProtocol
 
-__all__ = ["JsonlSink", "JsonlSource", "SegmentWriteError", "SkippedLine"]
+__all__ = ["JsonlSink", "SegmentWriteError"]
 
 logger = logging.getLogger(__name__)
 
@@ -308,203 +298,3 @@ def _find_segments(root: Path) -> Iterator[Segment]:
                     start = parse_segment_path(day.name, file.name)
                     if start is not None and file.is_file(follow_symlinks=False):
                         yield Segment(start, file.stat().st_size, Path(file.path))
-
-
-# --- reading -------------------------------------------------------------------------------------
-
-
-class SkippedLine(NamedTuple):
-    """A line `JsonlSource` could not use: its file, 1-based line number, and why."""
-
-    path: Path
-    line_no: int
-    reason: str
-
-
-class JsonlSource:
-    """Yields recorded events from a recording root (every ``*.jsonl`` below it) or one file.
-
-    Order: files in path order (segment names sort chronologically, so segments come in time
-    order); within a file, the order the lines were recorded, which is the order the runtime
-    delivered the events. That order is kept even where times step backwards (a wall-clock
-    step), because it is the sequence a deterministic replay must reproduce; reading streams
-    and holds one chunk of a file at a time.
-
-    Filters: ``start`` (inclusive) and ``end`` (exclusive), timezone-aware datetimes, and
-    ``names``, a collection of wire names. Lines outside the filters are skipped silently
-    without validating their data.
-
-    A line that cannot be used — torn, not JSON, not UTF-8, longer than ``max_line_bytes``,
-    naming an unknown message, or with data that does not validate — is skipped: counted in
-    `skipped`, kept in `problems` (the first ``max_problems``) and logged as a warning naming
-    the file and line (the first ``max_problems`` too). A file that cannot be read is reported
-    the same way with line number 0. Both are reset each time iteration starts.
-
-    Message classes are found by name among already-imported messages; a module named in a
-    file is imported only if it lies under one of ``allowed_modules`` (dotted prefixes).
-    Iterating raises ``FileNotFoundError`` if ``path`` does not exist.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        names: Iterable[str] | None = None,
-        allowed_modules: tuple[str, ...] = (),
-        max_line_bytes: int = 64 * 1024 * 1024,
-        max_problems: int = 1000,
-    ) -> None:
-        if not isinstance(path, str | os.PathLike):
-            raise TypeError(f"path must be a path, got {type(path).__qualname__}")
-        for label, bound in (("start", start), ("end", end)):
-            if bound is not None and (not isinstance(bound, datetime) or bound.tzinfo is None):
-                raise ValueError(f"{label} must be a timezone-aware datetime, got {bound!r}")
-        if isinstance(names, str):
-            raise TypeError(f"names must be a collection of wire names, not the str {names!r}")
-        if not isinstance(allowed_modules, tuple) or not all(
-            isinstance(prefix, str) for prefix in allowed_modules
-        ):
-            raise TypeError(f"allowed_modules must be a tuple of str, got {allowed_modules!r}")
-        self.path = Path(path)
-        self.start = start
-        self.end = end
-        self.names = frozenset(names) if names is not None else None
-        self.allowed_modules = allowed_modules
-        self.max_line_bytes = max_line_bytes
-        self.max_problems = max_problems
-        self.skipped = 0
-        self.problems: list[SkippedLine] = []
-
-    def __repr__(self) -> str:
-        return f"JsonlSource({str(self.path)!r})"
-
-    def files(self) -> list[Path]:
-        """The files this source reads, in reading order."""
-        if self.path.is_file():
-            return [self.path]
-        if not self.path.exists():
-            raise FileNotFoundError(f"no recording at {self.path}")
-        found = (p for p in self.path.rglob("*.jsonl") if p.is_file())
-        return sorted(found, key=lambda p: p.relative_to(self.path).parts)
-
-    def __iter__(self) -> Iterator[Event[Message]]:
-        self.skipped = 0
-        self.problems = []
-        for path in self.files():
-            yield from self._read_file(path)
-
-    def _read_file(self, path: Path) -> Iterator[Event[Message]]:
-        start, end, names = self.start, self.end, self.names
-        line_decoder = _line_decoder(self.allowed_modules)
-        fast_decode, types = line_decoder.decode, line_decoder.types
-        line_no = 0
-        try:
-            with open(path, "rb") as file:
-                for first_line_no, lines, torn in _line_batches(file, self.max_line_bytes):
-                    for line_no, line in enumerate(lines, first_line_no):
-                        try:
-                            record = fast_decode(line)  # type: ignore[arg-type]  # None: slow
-                        except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
-                            last = torn and line is lines[-1]
-                            event = self._read_slowly(path, line_no, line, last)
-                            if event is not None:
-                                yield event
-                            continue
-                        moment = record.time
-                        payload = record.data
-                        if (
-                            (start is not None and moment < start)
-                            or (end is not None and moment >= end)
-                            or (names is not None and payload.name not in names)
-                        ):
-                            continue
-                        type_ = record.type
-                        if type_ is not None and type_ != types[payload.__class__]:
-                            try:
-                                line_decoder.check_type(type_, payload.__class__)
-                            except WireError as exc:
-                                self._skip(path, line_no, str(exc))
-                                continue
-                        yield Event(moment, payload, record.seq)
-        except OSError as exc:
-            where = f"after line {line_no}" if line_no else "at its start"
-            self._skip(path, line_no, f"cannot read the file ({where}): {exc}")
-
-    def _read_slowly(
-        self, path: Path, line_no: int, line: bytes | None, torn: bool
-    ) -> Event[Message] | None:
-        """Decode a line the fast decoder rejected: precise errors, filters, allowed imports."""
-        if line is None:
-            self._skip(path, line_no, f"line longer than {self.max_line_bytes} bytes")
-            return None
-        if not line.strip():
-            return None
-        try:
-            envelope = _read_envelope(line)
-            name = envelope.name
-            if self.names is not None and name is not None and name not in self.names:
-                return None
-            moment = envelope.time
-            if (self.start is not None and moment < self.start) or (
-                self.end is not None and moment >= self.end
-            ):
-                return None
-            cls = _resolve(name, envelope.type, self.allowed_modules)
-            if self.names is not None and cls.name not in self.names:
-                return None
-            payload = _read_payload(envelope, cls, self.allowed_modules)
-        except WireError as exc:
-            prefix = "torn last line (no newline): " if torn else ""
-            self._skip(path, line_no, f"{prefix}{exc}")
-            return None
-        return Event(moment, payload, envelope.seq)
-
-    def _skip(self, path: Path, line_no: int, reason: str) -> None:
-        self.skipped += 1
-        if len(self.problems) < self.max_problems:
-            self.problems.append(SkippedLine(path, line_no, reason))
-            logger.warning("skipped %s line %d: %s", path, line_no, reason)
-        elif len(self.problems) == self.max_problems and self.skipped == self.max_problems + 1:
-            logger.warning("more lines skipped in %s; not reporting each", self.path)
-
-
-def _line_batches(file: IO[bytes], limit: int) -> Iterator[tuple[int, list[bytes | None], bool]]:
-    """The file's lines in batches: ``(number of the first line, lines, torn)``.
-
-    Lines come without their newline; a line longer than ``limit`` bytes is replaced by None
-    and never held in memory whole. ``torn`` is True for the final batch when the file does
-    not end with a newline (its last line was cut off, or simply not terminated).
-    """
-    chunk_size = max(1, min(_CHUNK_BYTES, limit))
-    line_no = 1
-    carry = bytearray()  # the start of a line that continues in the next chunk
-    dropping = False  # inside an oversize line: discard up to its newline
-    while chunk := file.read(chunk_size):
-        parts = chunk.split(b"\n")
-        tail = parts.pop()
-        lines: list[bytes | None] = list(parts)
-        if lines:
-            # Lines wholly inside a chunk are at most chunk_size <= limit bytes long; only
-            # the first, continuing the previous chunk's tail, can be longer.
-            if dropping:
-                lines[0] = None
-            elif carry:
-                first = lines[0]
-                assert first is not None
-                lines[0] = None if len(carry) + len(first) > limit else bytes(carry + first)
-            carry.clear()
-            dropping = False
-            yield line_no, lines, False
-            line_no += len(lines)
-        if not dropping:
-            carry += tail
-            if len(carry) > limit:
-                dropping = True
-                carry.clear()
-    if dropping or carry:
-        yield line_no, [None if dropping else bytes(carry)], True
-
-
-_CHUNK_BYTES = 1 << 20

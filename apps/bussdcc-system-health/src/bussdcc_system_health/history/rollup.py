@@ -1,0 +1,379 @@
+"""`RollupBuilder` folds telemetry into tier buckets; `RollupProcess` keeps it on the bus.
+
+The builder is the one piece of code that turns events into rollup rows: the live process
+feeds it from the bus and `rebuild` feeds it from the JSONL log, so both produce the same
+rows for the same events.
+
+Buckets are written when they close (the next reading falls in another bucket of that
+tier) and at `RollupBuilder.close`; until then the newest bucket of each tier lives in
+memory, so the stored history lags by at most one bucket of the tier read (10 s for an hour's
+chart, an hour for a year's). Writes are batched: a commit happens when a 10-second bucket
+closes and at least ``commit_interval`` seconds (monotonic) passed since the last one, or
+``batch_rows`` rows are waiting, and at `close`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bussdcc.component import Process
+from bussdcc.context import ContextProtocol
+from bussdcc.event import Event
+from bussdcc.message import Message, Severity
+
+from ..message import ThrottleFlags, ThrottlingUpdated
+from .series import SOURCE_MESSAGES, readings, throttling_change, timeline_event
+from .store import EventRow, RollupStore, StoreCorrupt, StoredRow, remove_db
+from .tiers import TIERS, Tier, absorb, bucket_start
+
+__all__ = ["RollupBuilder", "RollupError", "RollupProcess"]
+
+logger = logging.getLogger(__name__)
+
+REBUILD_PENDING = "rebuild_pending_before"
+"""meta key: readings before this POSIX time are still to be rebuilt from the log."""
+
+
+@dataclass(slots=True, frozen=True)
+class RollupError(Message):
+    """Writing the rollups failed (disk full, I/O error); the app keeps running.
+
+    Emitted once per failure streak. The unwritten rows stay in memory and are written
+    when writing works again, up to ``max_pending`` rows; beyond that the finest tier's
+    rows are dropped (``dropped`` counts them) and ``history rebuild`` restores them.
+    """
+
+    name = "history.rollup.error"
+    severity = Severity.ERROR
+    error: str
+    pending: int
+    dropped: int = 0
+
+
+class RollupBuilder:
+    """Folds telemetry into ``tiers`` and writes finished buckets to ``store``.
+
+    `ingest` takes one event's POSIX time and payload; `close` writes everything still open.
+    A failed write (`sqlite3.Error`) never raises out of `ingest`: the rows stay pending,
+    `failure` holds the error until a write succeeds, and ``on_failure`` is called for the
+    first failure of a streak.
+
+    Raises:
+        ValueError: if ``tiers`` is empty or a tier's resolution does not divide the next.
+    """
+
+    def __init__(
+        self,
+        store: RollupStore,
+        *,
+        tiers: Sequence[Tier] = TIERS,
+        commit_interval: float = 5.0,
+        batch_rows: int = 20_000,
+        max_pending: int = 500_000,
+        on_failure: Callable[[RollupError], None] | None = None,
+    ) -> None:
+        if not tiers:
+            raise ValueError("tiers must not be empty")
+        for finer, coarser in itertools.pairwise(tiers):
+            if coarser.seconds % finer.seconds:
+                raise ValueError(
+                    f"tiers: {coarser.name} ({coarser.seconds}s) is not a multiple of "
+                    f"{finer.name} ({finer.seconds}s)"
+                )
+        self.store = store
+        self.tiers = tuple(tiers)
+        self.commit_interval = commit_interval
+        self.batch_rows = batch_rows
+        self.max_pending = max_pending
+        self.on_failure = on_failure
+        self.failure: sqlite3.Error | None = None
+        self.dropped = 0
+        self.ingested = 0
+        self._finest = self.tiers[0].seconds
+        # Open buckets, one per tier: series -> [min, max, sum, count] in hundredths.
+        self._open: list[dict[str, list[int]]] = [{} for _ in self.tiers]
+        self._starts: list[int | None] = [None] * len(self.tiers)
+        # Closed buckets waiting to be written, per tier; a bucket closed twice (the clock
+        # stepped back) is two rows here that the store's upsert merges.
+        self._pending: list[list[StoredRow]] = [[] for _ in self.tiers]
+        self._waiting = 0
+        self._events: list[EventRow] = []
+        self._throttle: ThrottleFlags | None = None
+        self._last_commit = time.monotonic()
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be written."""
+        return self._waiting
+
+    def ingest(self, timestamp: float, payload: Message) -> None:
+        """Fold one event in: its readings into the buckets its time falls in, and its
+        timeline mark, if any, into the events."""
+        values = readings(payload)
+        if values:
+            self.ingested += 1
+            start = int(timestamp // self._finest) * self._finest
+            if start != self._starts[0]:
+                if self._open[0]:
+                    self._close_finest()
+                self._starts[0] = start
+            raw = self._open[0]
+            for name, value in values:
+                try:
+                    q = round(value * 100)
+                except (ValueError, OverflowError):  # NaN or infinite: not a reading
+                    continue
+                acc = raw.get(name)
+                if acc is None:
+                    raw[name] = [q, q, q, 1]
+                else:
+                    if q < acc[0]:
+                        acc[0] = q
+                    elif q > acc[1]:
+                        acc[1] = q
+                    acc[2] += q
+                    acc[3] += 1
+            return
+        mark = timeline_event(payload)
+        if mark is None and isinstance(payload, ThrottlingUpdated):
+            mark = throttling_change(self._throttle, payload)
+            if payload.available and payload.now is not None:
+                self._throttle = payload.now
+        if mark is not None:
+            self.ingested += 1
+            self._events.append((timestamp, mark.name, mark.data))
+
+    def close(self) -> bool:
+        """Write every open bucket and waiting row; True if everything is stored."""
+        for index in range(len(self.tiers)):
+            if self._open[index]:
+                self._close(index)
+        return self.flush()
+
+    def flush(self) -> bool:
+        """Write the finished buckets and marks now; True if nothing is left waiting."""
+        self._last_commit = time.monotonic()
+        if not self._waiting and not self._events:
+            return True
+        try:
+            self.store.write(self._pending, self._events)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return False
+        for rows in self._pending:
+            rows.clear()
+        self._waiting = 0
+        self._events.clear()
+        self.failure = None
+        return True
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _close_finest(self) -> None:
+        self._close(0)
+        if (
+            self._waiting >= self.batch_rows
+            or time.monotonic() - self._last_commit >= self.commit_interval
+        ):
+            self.flush()
+
+    def _close(self, index: int) -> None:
+        """Move tier ``index``'s open bucket to the pending rows and into the next tier."""
+        rows = self._open[index]
+        start = self._starts[index]
+        assert start is not None
+        self._open[index] = {}
+        self._pending[index].extend(
+            (name, start, acc[0], acc[1], acc[2], acc[3]) for name, acc in rows.items()
+        )
+        self._waiting += len(rows)
+        if index + 1 == len(self.tiers):
+            return
+        coarse = bucket_start(start, self.tiers[index + 1].seconds)
+        if coarse != self._starts[index + 1]:
+            if self._open[index + 1]:
+                self._close(index + 1)
+            self._starts[index + 1] = coarse
+        target = self._open[index + 1]
+        for name, acc in rows.items():
+            into = target.get(name)
+            if into is None:
+                target[name] = acc  # this bucket is closed: its list can carry on upwards
+            else:
+                absorb(into, acc)
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        first = self.failure is None
+        self.failure = exc
+        dropped = 0
+        if self._waiting > self.max_pending:
+            # The finest tier holds most rows and is pruned first anyway: give it up so
+            # memory stays bounded while the disk is full; the coarser tiers keep catching up.
+            dropped = len(self._pending[0])
+            self._pending[0].clear()
+            self._waiting -= dropped
+            self.dropped += dropped
+        if (first or dropped) and self.on_failure is not None:
+            self.on_failure(RollupError(error=str(exc), pending=self._waiting, dropped=dropped))
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+class RollupProcess(Process):
+    """Keeps ``<data-dir>/rollups.sqlite3`` up to date as telemetry arrives.
+
+    On `start` the database is opened and checked. If it is missing (while the log has
+    history), truncated, corrupt or of another schema, a fresh one is created at once, one
+    warning line says why, and a background thread rebuilds the readings older than this
+    start from ``log_root`` into a side file that the process merges in when it is done; the
+    live rollups and the dashboard keep working meanwhile. If the app stops before the
+    rebuild finishes, the next start rebuilds again (the database remembers it).
+
+    A failed write is reported as `RollupError` (once per streak) and retried at the next
+    commit; see `RollupBuilder`.
+    """
+
+    name = "rollups"
+    subscriptions = SOURCE_MESSAGES
+
+    def __init__(
+        self,
+        path: Path,
+        log_root: Path | None = None,
+        *,
+        tiers: Sequence[Tier] = TIERS,
+        commit_interval: float = 5.0,
+    ) -> None:
+        self.path = Path(path)
+        self.log_root = log_root
+        self.tiers = tuple(tiers)
+        self.commit_interval = commit_interval
+        self.builder: RollupBuilder | None = None
+        self.rebuilding: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._side_ready = threading.Event()
+        self._errors: list[RollupError] = []
+
+    @property
+    def side_path(self) -> Path:
+        """Where a background rebuild writes before it is merged in."""
+        return self.path.with_name(self.path.name + ".rebuild")
+
+    def start(self, ctx: ContextProtocol) -> None:
+        now = ctx.clock.now_utc().timestamp()
+        store, reason = self._open_store()
+        pending = store.meta(REBUILD_PENDING)
+        if reason is not None and self._log_has_history():
+            logger.warning(
+                "rollups database %s %s; rebuilding it from the log in %s in the background "
+                "(history before %s appears when that is done)",
+                self.path,
+                reason,
+                self.log_root,
+                _iso(now),
+            )
+            store.set_meta(REBUILD_PENDING, repr(now))
+            pending = repr(now)
+        self.builder = RollupBuilder(
+            store,
+            tiers=self.tiers,
+            commit_interval=self.commit_interval,
+            on_failure=self._errors.append,
+        )
+        if pending is not None:
+            self._start_rebuild(float(pending))
+
+    def _open_store(self) -> tuple[RollupStore, str | None]:
+        try:
+            return RollupStore.open(self.path, self.tiers), None
+        except FileNotFoundError:
+            return RollupStore.create(self.path, self.tiers), "is missing"
+        except StoreCorrupt as exc:
+            remove_db(self.path)
+            return RollupStore.create(self.path, self.tiers), f"is unusable ({exc})"
+
+    def _log_has_history(self) -> bool:
+        if self.log_root is None or not self.log_root.is_dir():
+            return False
+        return any(path.is_file() for path in self.log_root.rglob("*.jsonl*"))
+
+    def _start_rebuild(self, before: float) -> None:
+        from .rebuild import rebuild  # rebuild imports this module
+
+        assert self.log_root is not None
+        log_root, side = self.log_root, self.side_path
+
+        def run() -> None:
+            try:
+                rebuild(
+                    log_root,
+                    side,
+                    tiers=self.tiers,
+                    end=datetime.fromtimestamp(before, UTC),
+                    cancel=self._cancel,
+                )
+            except Exception:
+                logger.exception("rebuilding the rollups from %s failed", log_root)
+                return
+            if not self._cancel.is_set():
+                self._side_ready.set()
+
+        self._cancel.clear()
+        self._side_ready.clear()
+        self.rebuilding = threading.Thread(target=run, name="rollups-rebuild", daemon=True)
+        self.rebuilding.start()
+
+    def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
+        builder = self.builder
+        if builder is None:
+            return
+        builder.ingest(evt.time.timestamp(), evt.payload)
+        if self._side_ready.is_set():
+            self._merge_side()
+        self._report(ctx)
+
+    def _report(self, ctx: ContextProtocol) -> None:
+        while self._errors:
+            ctx.emit(self._errors.pop(0))
+
+    def _merge_side(self) -> None:
+        assert self.builder is not None
+        store = self.builder.store
+        try:
+            store.merge_from(self.side_path)
+            store.set_meta(REBUILD_PENDING, None)
+        except sqlite3.Error as exc:
+            logger.warning("merging the rebuilt rollups failed (%s); retrying later", exc)
+            return
+        self._side_ready.clear()
+        remove_db(self.side_path)
+        logger.info("rollups rebuilt from the log and merged into %s", self.path)
+
+    def stop(self, ctx: ContextProtocol) -> None:
+        builder, self.builder = self.builder, None
+        self._cancel.set()
+        if self.rebuilding is not None:
+            self.rebuilding.join()
+            self.rebuilding = None
+        if builder is None:
+            return
+        try:
+            builder.close()
+            if self._side_ready.is_set():
+                self.builder = builder
+                self._merge_side()
+                self.builder = None
+            self._report(ctx)
+        finally:
+            builder.store.close()

@@ -1,0 +1,190 @@
+"""Which numbers of the app's telemetry become history series, and which become timeline marks.
+
+Series names are dotted paths (SPEC section 8): ``cpu.busy``, ``cpu.user``, ``cpu.system``,
+``cpu.iowait``, ``cpu.core.<n>.busy``, ``memory.percent``, ``swap.percent``, ``load.load1``,
+``load.load5``, ``load.load15``, ``network.rx_bytes_per_s``, ``network.tx_bytes_per_s``,
+``network.<iface>.rx_bytes_per_s``, ``network.<iface>.tx_bytes_per_s``,
+``disk.<mountpoint>.percent`` (``disk./.percent``) and ``temperature.<sensor>``, where a
+sensor is its chip name, followed by ``.<label>`` when the chip has labelled readings
+(``temperature.cpu_thermal``, ``temperature.coretemp.Core 0``).
+
+A reading that is not known (an interface's first sample, an unavailable sensor) yields no
+value: history states what was measured and never fills in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from bussdcc.message import Message
+
+from ..message import (
+    CpuUsageUpdated,
+    DiskUsageUpdated,
+    HealthChanged,
+    LoadAverageUpdated,
+    MemoryUsageUpdated,
+    NetworkUsageUpdated,
+    TemperatureUpdated,
+    ThrottleFlags,
+    ThrottlingUpdated,
+)
+
+__all__ = [
+    "HEALTH_EVENT",
+    "SOURCE_MESSAGES",
+    "THROTTLING_EVENT",
+    "TimelineEvent",
+    "readings",
+    "throttling_change",
+    "timeline_event",
+]
+
+HEALTH_EVENT = HealthChanged.name
+THROTTLING_EVENT = "system.throttling.changed"
+"""A timeline mark: the firmware's "now" throttling flags differ from the previous reading."""
+
+
+class TimelineEvent(NamedTuple):
+    """A mark on the history timeline: its wire-style name and plain JSON data."""
+
+    name: str
+    data: dict[str, Any]
+
+
+Reading = tuple[str, float]
+
+# Series names of cores, interfaces and mounts, built once each: a name is looked up
+# several times a second for as long as the app runs.
+_CORE_NAMES: dict[int, str] = {}
+_NIC_NAMES: dict[str, tuple[str, str]] = {}
+_DISK_NAMES: dict[str, str] = {}
+
+
+def _core_name(core: int) -> str:
+    name = _CORE_NAMES.get(core)
+    if name is None:
+        name = _CORE_NAMES[core] = f"cpu.core.{core}.busy"
+    return name
+
+
+def _nic_names(interface: str) -> tuple[str, str]:
+    names = _NIC_NAMES.get(interface)
+    if names is None:
+        names = _NIC_NAMES[interface] = (
+            f"network.{interface}.rx_bytes_per_s",
+            f"network.{interface}.tx_bytes_per_s",
+        )
+    return names
+
+
+def _disk_name(mountpoint: str) -> str:
+    name = _DISK_NAMES.get(mountpoint)
+    if name is None:
+        name = _DISK_NAMES[mountpoint] = f"disk.{mountpoint}.percent"
+    return name
+
+
+def _cpu(msg: CpuUsageUpdated) -> list[Reading]:
+    values = [
+        ("cpu.busy", msg.busy),
+        ("cpu.user", msg.user),
+        ("cpu.system", msg.system),
+        ("cpu.iowait", msg.iowait),
+    ]
+    values.extend([(_core_name(core.core), core.busy) for core in msg.cores])
+    return values
+
+
+def _memory(msg: MemoryUsageUpdated) -> list[Reading]:
+    return [("memory.percent", msg.percent), ("swap.percent", msg.swap_percent)]
+
+
+def _disk(msg: DiskUsageUpdated) -> list[Reading]:
+    return [(_disk_name(fs.mountpoint), fs.percent) for fs in msg.filesystems]
+
+
+def _load(msg: LoadAverageUpdated) -> list[Reading]:
+    return [("load.load1", msg.load1), ("load.load5", msg.load5), ("load.load15", msg.load15)]
+
+
+def _temperature(msg: TemperatureUpdated) -> list[Reading]:
+    if not msg.available:
+        return []
+    return [
+        (f"temperature.{s.name}.{s.label}" if s.label else f"temperature.{s.name}", s.current)
+        for s in msg.sensors
+    ]
+
+
+def _network(msg: NetworkUsageUpdated) -> list[Reading]:
+    values = [
+        ("network.rx_bytes_per_s", msg.rx_bytes_per_s),
+        ("network.tx_bytes_per_s", msg.tx_bytes_per_s),
+    ]
+    for nic in msg.interfaces:
+        rx, tx = _nic_names(nic.interface)
+        if nic.rx_bytes_per_s is not None:
+            values.append((rx, nic.rx_bytes_per_s))
+        if nic.tx_bytes_per_s is not None:
+            values.append((tx, nic.tx_bytes_per_s))
+    return values
+
+
+_EXTRACTORS: dict[type[Message], Callable[[Any], list[Reading]]] = {
+    CpuUsageUpdated: _cpu,
+    MemoryUsageUpdated: _memory,
+    DiskUsageUpdated: _disk,
+    LoadAverageUpdated: _load,
+    TemperatureUpdated: _temperature,
+    NetworkUsageUpdated: _network,
+}
+
+SOURCE_MESSAGES: tuple[type[Message], ...] = (*_EXTRACTORS, HealthChanged, ThrottlingUpdated)
+"""Every message the rollups read; the rest of the event stream is ignored."""
+
+
+def readings(payload: Message) -> list[Reading]:
+    """The ``(series, value)`` pairs ``payload`` contributes; empty for any other message."""
+    extract = _EXTRACTORS.get(type(payload))
+    return extract(payload) if extract is not None else []
+
+
+def _flags(flags: ThrottleFlags) -> dict[str, bool]:
+    return {
+        "under_voltage": flags.under_voltage,
+        "frequency_capped": flags.frequency_capped,
+        "throttled": flags.throttled,
+        "soft_temperature_limit": flags.soft_temperature_limit,
+    }
+
+
+def throttling_change(
+    previous: ThrottleFlags | None, msg: ThrottlingUpdated
+) -> TimelineEvent | None:
+    """A timeline mark when the "now" flags differ from ``previous`` (None: not known yet).
+
+    The first known reading is a mark only if some flag is set, so a healthy Pi's timeline
+    stays empty; an unavailable reading is never a mark.
+    """
+    now = msg.now
+    if not msg.available or now is None or now == previous:
+        return None
+    if previous is None and not any(_flags(now).values()):
+        return None
+    return TimelineEvent(THROTTLING_EVENT, {"now": _flags(now), "raw": msg.raw})
+
+
+def timeline_event(payload: Message) -> TimelineEvent | None:
+    """The mark a health change makes on the timeline, or None for any other message."""
+    if isinstance(payload, HealthChanged):
+        return TimelineEvent(
+            HEALTH_EVENT,
+            {
+                "previous": payload.previous,
+                "status": payload.status,
+                "reasons": list(payload.reasons),
+            },
+        )
+    return None
