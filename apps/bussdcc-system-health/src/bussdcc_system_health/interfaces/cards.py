@@ -303,6 +303,8 @@ class CardViews:
         """Each `RECORDS` variable's latest record."""
         self._shown: dict[str, Any] = {}
         """What each card's last rendered views showed."""
+        self._templates: dict[str, Any] = {}
+        """Templates by name, loaded once (the environment would check its cache per block)."""
         self._paths = {path: name for name, path in RECORDS.items()}
         self._cards_of: dict[str, tuple[str, ...]] = {
             name: tuple(card for card, names in CARD_RECORDS.items() if name in names)
@@ -340,7 +342,9 @@ class CardViews:
                     self._latest[name] = record
                     candidates.update(self._cards_of[name])
             if candidates:
-                variables = _variables(self._latest)
+                # One dict of globals and variables for every block rendered now: Jinja then
+                # uses it as is instead of merging the environment's globals per block.
+                variables = {**self.env.globals, **_variables(self._latest)}
                 for card in CARDS:
                     if card not in candidates:
                         continue
@@ -353,7 +357,7 @@ class CardViews:
                         continue  # the page still shows exactly this
                     self._shown[card] = visible
                     for view, template, block in self._views_of[card]:
-                        views[view] = _block(self.env.get_template(template), block, variables)
+                        views[view] = self._render_block(template, block, variables)
         for name, path in CHARTS.items():
             if path in values:
                 view = chart_view(values[path], snapshot)
@@ -362,6 +366,10 @@ class CardViews:
         return views
 
 
-def _block(template: Any, block: str, variables: dict[str, Any]) -> str:
-    render = template.blocks[block]
-    return "".join(render(template.new_context(variables)))
+    def _render_block(self, name: str, block: str, variables: dict[str, Any]) -> str:
+        """Block ``block`` of template ``name``, with ``variables`` (globals included)."""
+        template = self._templates.get(name)
+        if template is None:
+            template = self._templates[name] = self.env.get_template(name)
+        context = template.new_context(variables, shared=True)
+        return "".join(template.blocks[block](context))
