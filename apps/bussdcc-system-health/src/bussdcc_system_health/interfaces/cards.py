@@ -192,7 +192,9 @@ def fmt_uptime(boot_time: Any, now: Any) -> str:
     shows the uptime it had then.
     """
     try:
-        seconds = int((datetime.fromisoformat(now) - datetime.fromisoformat(boot_time)).total_seconds())
+        seconds = int(
+            (datetime.fromisoformat(now) - datetime.fromisoformat(boot_time)).total_seconds()
+        )
     except (TypeError, ValueError):
         return MISSING
     if seconds < 0:
@@ -312,7 +314,11 @@ class CardViews:
         }
         self._cards_of["cpu"] += (UPTIME_CARD,)
         self._views_of = {
-            card: tuple((view, template, block) for view, (c, template, block) in VIEW_BLOCKS.items() if c == card)
+            card: tuple(
+                (view, template, block)
+                for view, (c, template, block) in VIEW_BLOCKS.items()
+                if c == card
+            )
             for card in CARD_RECORDS
         }
 
@@ -360,11 +366,10 @@ class CardViews:
                         views[view] = self._render_block(template, block, variables)
         for name, path in CHARTS.items():
             if path in values:
-                view = chart_view(values[path], snapshot)
-                if view:
-                    views[name] = view
+                chart = chart_view(values[path], snapshot)
+                if chart:
+                    views[name] = chart
         return views
-
 
     def _render_block(self, name: str, block: str, variables: dict[str, Any]) -> str:
         """Block ``block`` of template ``name``, with ``variables`` (globals included)."""

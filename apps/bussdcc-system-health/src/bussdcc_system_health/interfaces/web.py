@@ -142,12 +142,11 @@ class SystemWebInterface(WebInterface):
         return app
 
     def snapshot(self, *, views: bool = True) -> dict[str, Any]:
-        if views:
-            # A client is about to see every card as it is now: what earlier clients were
-            # last shown no longer tells which records may skip rendering. Cleared before
-            # the state is read, so no record newer than that state is skipped.
-            if self._views is not None:
-                self._views.forget()
+        # A client is about to see every card as it is now: what earlier clients were last
+        # shown no longer tells which records may skip rendering. Cleared before the state
+        # is read, so no record newer than that state is skipped.
+        if views and self._views is not None:
+            self._views.forget()
         return super().snapshot(views=views)
 
     def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:

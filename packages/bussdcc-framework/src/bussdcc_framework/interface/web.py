@@ -79,7 +79,8 @@ _STOP: Any = object()
 _BATCH_LIMIT = 256
 """Most records sent in one ``"events"`` message."""
 
-class _JsonPacket(Packet):
+
+class _JsonPacket(Packet):  # type: ignore[misc]  # python-socketio has no types
     """Socket.IO packets without binary attachments.
 
     Everything the live protocol sends is plain JSON data (`push.to_plain`), so the default
