@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +35,13 @@ def free_port() -> int:
 class App:
     """A running `python -m bussdcc_system_health` with its output collected."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bussdcc_system_health", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []
@@ -86,15 +88,18 @@ def wait_for(predicate: object, timeout: float = STARTUP_TIMEOUT) -> bool:
 
 
 def history_lines(data_dir: Path) -> Iterator[dict[str, object]]:
-    for path in sorted((data_dir / "history").glob("*/*.jsonl")):
-        for line in path.read_text().splitlines():
+    # Closed segments are gzip-compressed: a stopped app leaves only .jsonl.gz files.
+    for path in sorted((data_dir / "history").glob("*/*.jsonl*")):
+        data = path.read_bytes()
+        text = gzip.decompress(data).decode() if path.suffix == ".gz" else data.decode()
+        for line in text.splitlines():
             if line.strip():
                 yield json.loads(line)
 
 
 def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    app = App("--port", str(port), "--interval", "0.5", "--data-dir", str(tmp_path))
+    app = App("--port", str(port), "--interval", "0.5", "--data-dir", str(tmp_path), "--console")
     try:
         assert app.ready.wait(STARTUP_TIMEOUT), app.output()
         base = f"http://127.0.0.1:{port}"
@@ -131,8 +136,8 @@ def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
     # Console output is the same stream as JSON lines.
     console = [json.loads(line) for line in app.stdout if line.startswith("{")]
     assert any(rec["name"] == "system.memory.usage.updated" for rec in console)
-    # The page's compiled templates were kept for the next start, apart from the history.
-    assert list((tmp_path / "cache" / "templates").iterdir())
+    # Nothing compiled is kept in the data directory (it would be code loaded from there).
+    assert not (tmp_path / "cache").exists()
 
 
 def test_no_record_and_quiet_write_nothing(tmp_path: Path) -> None:
@@ -146,8 +151,34 @@ def test_no_record_and_quiet_write_nothing(tmp_path: Path) -> None:
     finally:
         app.proc.send_signal(signal.SIGINT)
     assert app.finish() == 0, app.output()
-    assert list(tmp_path.iterdir()) == []  # no history, no template cache: nothing at all
+    assert list(tmp_path.iterdir()) == []  # no history, no token on loopback: nothing at all
     assert not [line for line in app.stdout if line.startswith("{")]
+
+
+def test_a_pipe_gets_no_json_and_the_first_line_is_the_dashboard_address(tmp_path: Path) -> None:
+    # Under systemd stdout is no terminal: the JSON stream would only fill the journal. What
+    # boot logs (the rollups announcing a rebuild, here: a damaged database) comes after
+    # the address, with journald's priority prefix when stderr is the journal.
+    (tmp_path / "rollups.sqlite3").write_bytes(b"not a database")
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    old = tmp_path / "history" / yesterday.strftime("%Y-%m-%d") / "00-00-00.jsonl"
+    old.parent.mkdir(parents=True)
+    record = {"time": yesterday.isoformat(), "seq": 1, "name": "runtime.booting"}
+    record |= {"type": "bussdcc.message:RuntimeBooting", "severity": "info"}
+    old.write_text(json.dumps({**record, "data": {"version": "0.43.0"}}) + "\n")
+    port = free_port()
+    app = App("--port", str(port), "--data-dir", str(tmp_path), env={"JOURNAL_STREAM": "8:1"})
+    try:
+        assert app.ready.wait(STARTUP_TIMEOUT), app.output()
+        assert wait_for(lambda: len(app.stderr) >= 2)
+    finally:
+        app.proc.send_signal(signal.SIGTERM)
+    assert app.finish() == 0, app.output()
+    assert not [line for line in app.stdout if line.startswith("{")]
+    assert "dashboard at http://127.0.0.1:" in app.stderr[0]
+    assert any(line.startswith("<4>bussdcc_system_health.history") for line in app.stderr[1:]), (
+        app.output()
+    )
 
 
 def test_a_busy_port_is_refused_with_a_clear_error(tmp_path: Path) -> None:
@@ -185,19 +216,45 @@ def test_an_unwritable_data_dir_is_refused_with_a_clear_error(tmp_path: Path) ->
     [
         (["--port", "70000"], "argument --port: port must be 0-65535, got 70000"),
         (["--port", "http"], "argument --port: port must be a whole number, got 'http'"),
-        (["--interval", "0"], "argument --interval: interval must be a positive number"),
-        (["--interval", "-1"], "argument --interval: interval must be a positive number"),
+        (["--interval", "0"], "argument --interval: interval must be from 0.01 to 86400 seconds"),
+        (["--interval", "-1"], "argument --interval: interval must be from 0.01 to 86400"),
         (["--interval", "nan"], "argument --interval: interval must be a number, got NaN"),
+        (
+            ["--interval", "1e12"],
+            "interval must be from 0.01 to 86400 seconds, got 1000000000000.0",
+        ),
+        (["--interval", "1e-6"], "interval must be from 0.01 to 86400 seconds, got 1e-06"),
         (["--retention", "forever"], "invalid duration"),
+        (["--retention", "999999999w"], "duration '999999999w' is too long: at most 100 years"),
+        (["--host", ""], "argument --host: host must be a host name or address"),
+        (["--host", "local host"], "argument --host: host must be a host name or address"),
         (["--bogus"], "unrecognized arguments"),
         (["replay", "--speed", "-2"], "argument --speed: speed must be a finite number >= 0"),
+        (["replay", "--speed", "1e-300"], "speed must be 0 (as fast as possible) or from 0.001"),
+        (["replay", "--max-gap", "-1"], "argument --max-gap: max-gap must be from 0 to 86400"),
     ],
 )
 def test_bad_arguments_exit_2_with_the_problem_named(args: list[str], complaint: str) -> None:
     app = App(*args)
     code = app.finish(STARTUP_TIMEOUT)
     assert code == 2
-    assert complaint in "".join(app.stderr)
+    err = "".join(app.stderr)
+    assert complaint in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()[-1]) < 200  # one line, after argparse's usage
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n", b""])
+def test_replay_of_input_without_a_readable_event_exits_1_saying_so(
+    tmp_path: Path, content: bytes
+) -> None:
+    source = tmp_path / "passwd"
+    source.write_bytes(content)
+    app = App("replay", "--speed", "0", "--port", "0", "--quiet", str(source))
+    assert app.finish(STARTUP_TIMEOUT) == 1
+    err = "".join(app.stderr)
+    assert f"error: no readable event in {source}: nothing readable to replay" in err
+    assert "Traceback" not in err
 
 
 def test_replay_of_a_missing_history_is_a_clear_error(tmp_path: Path) -> None:
@@ -220,7 +277,16 @@ def test_replay_plays_a_recorded_history_through_the_dashboard(tmp_path: Path) -
     finally:
         recorder.proc.send_signal(signal.SIGTERM)
     assert recorder.finish() == 0
-    replay = App("replay", "--speed", "0", "--port", str(free_port()), "--data-dir", str(tmp_path))
+    replay = App(
+        "replay",
+        "--speed",
+        "0",
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path),
+        "--console",
+    )
     assert replay.finish(STARTUP_TIMEOUT) == 0, replay.output()
     err = "".join(replay.stderr)
     assert "replayed" in err

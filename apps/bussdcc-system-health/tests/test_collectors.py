@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace as NS
+from typing import Any, TypeVar
 
 import pytest
 
+from bussdcc.message import Message
 from bussdcc_system_health.collectors import (
     Collector,
     CpuCollector,
@@ -194,7 +196,7 @@ def test_temperature_sensors_with_known_limits() -> None:
 
 
 def test_no_sensors_is_stated_never_faked() -> None:
-    msg = TemperatureCollector(read=dict).collect(0.0)
+    msg = said(TemperatureCollector(read=dict).collect(0.0))
     assert msg.available is False
     assert msg.sensors == ()
     assert msg.reason is not None
@@ -202,7 +204,7 @@ def test_no_sensors_is_stated_never_faked() -> None:
 
 
 def test_platform_without_sensor_support_is_stated() -> None:
-    msg = TemperatureCollector(read=lambda: None).collect(0.0)
+    msg = said(TemperatureCollector(read=lambda: None).collect(0.0))
     assert msg.available is False
     assert msg.reason == "psutil cannot read temperatures on this platform"
 
@@ -217,10 +219,11 @@ def test_a_host_without_sensors_is_looked_at_again_only_after_a_while() -> None:
 
     collector = TemperatureCollector(read=read, recheck_absent=60.0)
     first = collector.collect(100.0)
-    assert collector.collect(159.0) is first  # within the minute: the same message, no read
+    assert collector.collect(159.0) is None  # said already: nothing new, and no read
     assert len(reads) == 1
+    assert first is not None
     chips["cpu_thermal"] = [NS(label="", current=48.0, high=None, critical=None)]
-    appeared = collector.collect(160.0)  # a sensor loaded meanwhile is found on the recheck
+    appeared = said(collector.collect(160.0))  # a sensor loaded meanwhile: found on the recheck
     assert appeared.available is True
     assert len(reads) == 2
     collector.collect(161.0)  # present sensors are read every tick
@@ -229,7 +232,7 @@ def test_a_host_without_sensors_is_looked_at_again_only_after_a_while() -> None:
 
 def test_unreadable_sensor_values_are_dropped() -> None:
     chips = {"acpitz": [NS(label="", current=float("nan"), high=0.0, critical=None)]}
-    assert TemperatureCollector(read=lambda: chips).collect(0.0).available is False
+    assert said(TemperatureCollector(read=lambda: chips).collect(0.0)).available is False
 
 
 # --- network ----------------------------------------------------------------------------------
@@ -297,6 +300,15 @@ def test_loopback_can_be_included() -> None:
 # --- throttling -------------------------------------------------------------------------------
 
 
+M = TypeVar("M", bound=Message)
+
+
+def said(msg: M | None) -> M:
+    """The message a collector emitted (failing the test if it emitted nothing)."""
+    assert msg is not None, "the collector emitted nothing"
+    return msg
+
+
 def no_vcgencmd(name: str) -> str | None:
     return None
 
@@ -321,14 +333,14 @@ def test_throttling_falls_back_to_vcgencmd(tmp_path: Path) -> None:
     collector = ThrottlingCollector(
         tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
     )
-    msg = collector.collect(0.0)
+    msg = said(collector.collect(0.0))
     assert calls == ["/usr/bin/vcgencmd"]
     assert (msg.available, msg.raw, msg.source) == (True, 0x80008, "vcgencmd")
     assert msg.now == ThrottleFlags(False, False, False, True)
 
 
 def test_throttling_unavailable_off_a_pi_says_what_was_looked_for(tmp_path: Path) -> None:
-    msg = ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd).collect(0.0)
+    msg = said(ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd).collect(0.0))
     assert (msg.available, msg.raw, msg.now, msg.since_boot) == (False, None, None, None)
     assert msg.reason is not None
     assert "absent does not exist" in msg.reason
@@ -345,11 +357,12 @@ def test_off_a_pi_throttling_is_looked_for_again_only_after_a_while(tmp_path: Pa
     sysfs = tmp_path / "get_throttled"
     collector = ThrottlingCollector(sysfs, which=which, recheck_absent=60.0)
     first = collector.collect(10.0)
-    assert first.available is False
-    assert collector.collect(69.0) is first
+    assert first is not None and first.available is False
+    assert collector.collect(69.0) is None  # said already, and not looked for again
     assert looked == ["vcgencmd"]
     sysfs.write_text("0x0\n")  # the firmware file appears (a driver loaded late)
-    assert collector.collect(70.0).available is True
+    appeared = collector.collect(70.0)
+    assert appeared is not None and appeared.available is True
 
 
 def test_a_failing_source_is_tried_again_next_tick(tmp_path: Path) -> None:
@@ -364,8 +377,8 @@ def test_a_failing_source_is_tried_again_next_tick(tmp_path: Path) -> None:
     collector = ThrottlingCollector(
         tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
     )
-    assert collector.collect(0.0).available is False
-    assert collector.collect(1.0).available is True  # not held back for a minute
+    assert said(collector.collect(0.0)).available is False
+    assert said(collector.collect(1.0)).available is True  # not held back for a minute
 
 
 def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:
@@ -375,7 +388,7 @@ def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:
     collector = ThrottlingCollector(
         tmp_path / "absent", which=lambda name: "/usr/bin/vcgencmd", run_vcgencmd=run
     )
-    msg = collector.collect(0.0)
+    msg = said(collector.collect(0.0))
     assert msg.available is False
     assert msg.reason is not None
     assert "timed out" in msg.reason
@@ -384,7 +397,7 @@ def test_failing_vcgencmd_is_reported_as_the_reason(tmp_path: Path) -> None:
 def test_corrupt_sysfs_value_falls_back_and_is_named(tmp_path: Path) -> None:
     sysfs = tmp_path / "get_throttled"
     sysfs.write_text("garbage")
-    msg = ThrottlingCollector(sysfs, which=no_vcgencmd).collect(0.0)
+    msg = said(ThrottlingCollector(sysfs, which=no_vcgencmd).collect(0.0))
     assert msg.available is False
     assert msg.reason is not None
     assert "'garbage'" in msg.reason
@@ -470,7 +483,7 @@ def test_real_collectors_report_plausible_values() -> None:
     assert isinstance(load, LoadAverageUpdated)
     assert load.cores >= 1
     assert load.load1 >= 0.0
-    assert math.isclose(load.load1_per_core, load.load1 / load.cores)
+    assert math.isclose(load.load1_per_core, load.load1 / load.cores, abs_tol=0.001)
     assert load.processes is not None and load.processes >= 1
 
     temp = by_type[TemperatureUpdated]
@@ -490,3 +503,99 @@ def test_real_collectors_report_plausible_values() -> None:
     assert isinstance(throttling, ThrottlingUpdated)
     assert throttling.available == (throttling.raw is not None)
     assert throttling.available or throttling.reason
+
+
+# --- "unavailable" cadence -----------------------------------------------------------------
+
+
+def test_unavailable_temperature_is_said_on_change_and_every_ten_minutes() -> None:
+    chips: dict[str, list[NS]] | None = {}
+    collector = TemperatureCollector(read=lambda: chips)
+    said = {t: collector.collect(float(t)) for t in range(1801)}
+    emitted = [t for t, msg in said.items() if msg is not None]
+    assert emitted == [0, 600, 1200, 1800]
+    chips = None  # another reason: said at once
+    changed = collector.collect(1801.0)
+    assert changed is None  # the remembered absence holds for a minute: no look, no change
+    changed = collector.collect(1860.0)
+    assert changed is not None and "psutil cannot read" in (changed.reason or "")
+
+
+def test_a_reading_is_emitted_every_tick_and_unavailable_again_at_once() -> None:
+    chips: dict[str, list[NS]] = {
+        "cpu_thermal": [NS(label="", current=48.0, high=None, critical=None)]
+    }
+    collector = TemperatureCollector(read=lambda: chips, recheck_absent=0.0)
+    assert all(collector.collect(float(t)) is not None for t in range(5))
+    bad = {"cpu_thermal": [NS(label="", current=float("nan"), high=None, critical=None)]}
+    chips = bad  # present but unreadable
+    lost = collector.collect(5.0)
+    assert lost is not None and lost.available is False
+    assert collector.collect(6.0) is None
+    chips = {"cpu_thermal": [NS(label="", current=49.0, high=None, critical=None)]}
+    back = collector.collect(7.0)
+    assert back is not None and back.available is True
+    chips = bad
+    again = collector.collect(8.0)  # unavailable after a reading: a change, said at once
+    assert again is not None and again.available is False
+
+
+def test_unavailable_throttling_is_said_every_ten_minutes_off_a_pi(tmp_path: Path) -> None:
+    collector = ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd)
+    emitted = [t for t in range(3600) if collector.collect(float(t)) is not None]
+    assert emitted == [0, 600, 1200, 1800, 2400, 3000]
+
+
+def test_a_clock_stepping_back_says_unavailable_again_rather_than_never(tmp_path: Path) -> None:
+    collector = ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd, recheck_absent=0.0)
+    assert collector.collect(1000.0) is not None
+    assert collector.collect(10.0) is not None  # "now" before the last emission
+    assert collector.collect(11.0) is None
+
+
+def test_repeat_unavailable_zero_says_it_every_tick(tmp_path: Path) -> None:
+    collector = ThrottlingCollector(tmp_path / "absent", which=no_vcgencmd, repeat_unavailable=0)
+    assert all(collector.collect(float(t)) is not None for t in range(3))
+
+
+def test_load_is_reported_on_change_and_every_minute() -> None:
+    from bussdcc_system_health.collectors import LoadCollector
+
+    reading = [(0.5, 0.4, 0.3)]
+    collector = LoadCollector(read_load=lambda: reading[0], read_cores=lambda: 3)
+    first = collector.collect(0.0)
+    assert first is not None and first.load1_per_core == 0.167  # rounded, no float noise
+    assert collector.collect(1.0) is None  # Linux has not recomputed it yet
+    reading[0] = (0.6, 0.4, 0.3)
+    changed = collector.collect(5.0)
+    assert changed is not None and changed.load1 == 0.6
+    assert collector.collect(64.9) is None
+    assert collector.collect(65.0) is not None  # a minute since the last report
+
+
+def test_disk_is_reported_on_a_meaningful_change_a_mount_change_and_every_minute() -> None:
+    from types import SimpleNamespace
+
+    from bussdcc_system_health.collectors import DiskCollector
+    from bussdcc_system_health.telemetry.filesystems import Mount
+
+    total = 1_000_000_000
+    used = [400_000_000]
+    mounts = [Mount("/dev/sda1", "/", "ext4")]
+
+    def usage(mountpoint: str) -> Any:
+        return SimpleNamespace(
+            total=total, used=used[0], free=total - used[0], percent=used[0] / total * 100
+        )
+
+    collector = DiskCollector(read_mounts=lambda: list(mounts), read_usage=usage)
+    assert collector.collect(0.0) is not None
+    used[0] += 999_999  # below a thousandth of the size
+    assert collector.collect(1.0) is None
+    used[0] += 1  # now a thousandth since the last report
+    assert collector.collect(2.0) is not None
+    mounts.append(Mount("/dev/sdb1", "/data", "ext4"))
+    report = collector.collect(3.0)
+    assert report is not None and len(report.filesystems) == 2
+    assert collector.collect(62.9) is None
+    assert collector.collect(63.0) is not None

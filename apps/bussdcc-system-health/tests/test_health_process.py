@@ -7,8 +7,17 @@ from typing import Any
 
 import pytest
 
-from bussdcc import ManualClock, Runtime
+from bussdcc import ContextProtocol, ManualClock, Runtime, Service
 from bussdcc.event import Event
+from bussdcc.message import (
+    RuntimeBooting,
+    RuntimeShuttingDown,
+    ServiceError,
+    ServiceFailure,
+    ServiceStarted,
+    ServiceStopped,
+)
+from bussdcc_framework.message import SinkError, SinkRecovered
 from bussdcc_framework.testing import EventRecorder
 from bussdcc_system_health.message import (
     CpuUsageUpdated,
@@ -198,3 +207,84 @@ def test_pre_eol_urgent_is_critical(rig: Rig) -> None:
     rig.at(0, StorageWearUpdated(True, (StorageWear("mmcblk0", estimate, estimate, "urgent", 3),)))
     assert rig.health["status"] == "critical"
     assert rig.health["reasons"] == ["mmcblk0 reserved blocks 90% used (pre-EOL urgent)"]
+
+
+# --- the app's own faults: history not recorded, a service that died ------------------------
+
+
+def test_a_history_sink_error_is_a_warning_until_the_sink_recovers(rig: Rig) -> None:
+    rig.at(0, cpu(10.0))
+    rig.at(1, SinkError(sink="JsonlSink", error="[Errno 28] No space left on device"))
+    assert rig.health["status"] == "warning"
+    assert rig.health["reasons"] == [
+        "history is not being recorded ([Errno 28] No space left on device)"
+    ]
+    assert [e.payload.status for e in rig.changes] == ["ok", "warning"]
+    rig.at(3, SinkRecovered(sink="JsonlSink", path="/data/x.jsonl", dropped=12))
+    assert rig.health["status"] == "ok"
+    assert rig.health["reasons"] == []
+    assert [e.payload.status for e in rig.changes] == ["ok", "warning", "ok"]
+
+
+def test_other_sinks_failing_do_not_say_history_is_lost(rig: Rig) -> None:
+    rig.at(0, cpu(10.0), SinkError(sink="ConsoleSink", error="broken pipe"))
+    assert rig.health["status"] == "ok"
+
+
+def test_a_history_sink_under_another_label_can_be_named() -> None:
+    rig = Rig(HealthProcess(history_sink="archive"))
+    try:
+        rig.at(0, SinkError(sink="archive", error="read-only file system"))
+        assert rig.health["reasons"] == ["history is not being recorded (read-only file system)"]
+    finally:
+        rig.rt.shutdown()
+
+
+def test_a_failing_service_is_a_warning_until_it_starts_again(rig: Rig) -> None:
+    rig.at(0, cpu(10.0), ServiceError(service="system", error="OSError: boom"))
+    assert rig.health["reasons"] == ["service system failed: OSError: boom"]
+    rig.at(1, ServiceStopped(service="system", reason="OSError: boom"))
+    assert rig.health["reasons"] == ["service system failed: OSError: boom"]
+    rig.at(2, ServiceStarted(service="system"))
+    assert rig.health["status"] == "ok"
+
+
+def test_a_service_failure_is_critical_and_an_event_handler_error_is_not_a_reason(
+    rig: Rig,
+) -> None:
+    rig.at(0, ServiceError(service="identity", error="KeyError: x", event="system.cpu"))
+    assert rig.process.status == "unknown"  # a handler error: the service still runs
+    rig.at(1, ServiceFailure(service="system", reason="more than 5 restarts within 60 s"))
+    health = rig.health
+    assert health["status"] == "critical"
+    assert health["reasons"] == [
+        "service system has stopped for good: more than 5 restarts within 60 s"
+    ]
+
+
+def test_a_service_stopped_on_purpose_is_not_a_fault_and_shutdown_changes_nothing(
+    rig: Rig,
+) -> None:
+    rig.at(0, cpu(10.0), ServiceStopped(service="system"))
+    assert rig.health["status"] == "ok"
+    rig.at(1, RuntimeShuttingDown(reason="signal"))
+    rig.at(2, ServiceError(service="system", error="did not stop within 5 s; abandoned"))
+    assert rig.health["status"] == "ok"
+    # A replayed history holds the next run too: its services are judged again.
+    rig.at(3, RuntimeBooting(version="0.43.0"), ServiceError(service="system", error="boom"))
+    assert rig.health["reasons"] == ["service system failed: boom"]
+
+
+def test_a_service_thread_that_dies_in_a_real_runtime_shows_in_health(rig: Rig) -> None:
+    class Dies(Service):
+        name = "dies"
+        interval = 1.0
+        restart = False
+
+        def tick(self, ctx: ContextProtocol) -> None:
+            raise RuntimeError("collector gone")
+
+    rig.rt.register_service(Dies())  # the first tick runs at once, in the service's thread
+    [change] = rig.recorder.wait_for_payload(HealthChanged)
+    assert change.status == "warning"
+    assert rig.health["reasons"] == ["service dies failed: RuntimeError: collector gone"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,34 @@ def test_the_live_process_and_a_replay_build_the_same_rows_as_rebuild(
     replay.add_source(JsonlSource(log))
     replay.run()
     assert dump(tmp_path / "replayed.sqlite3") == expected
+
+
+def test_the_live_process_writes_from_the_threads_that_emit_and_stop(
+    tmp_path: Path, telemetry: Any
+) -> None:
+    # Live, the process is started at boot (main thread), handles telemetry in the service's
+    # thread and is stopped by whichever thread shuts down (a signal's): each must write.
+    events = recorded(telemetry, seconds=120)
+    rt = Runtime(clock=ManualClock(START))
+    rt.register_process(RollupProcess(tmp_path / "live.sqlite3"))
+    errors: list[Event[Any]] = []
+    rt.events.subscribe(Message, lambda e: errors.append(e) if "error" in e.name else None)
+    rt.boot()
+
+    def emit_all() -> None:
+        for evt in events:
+            rt.events.emit_at(evt.payload, evt.time)
+
+    emitter = threading.Thread(target=emit_all)
+    emitter.start()
+    emitter.join()
+    stopper = threading.Thread(target=rt.shutdown, args=("signal SIGTERM",))
+    stopper.start()
+    stopper.join()
+
+    assert errors == []
+    rebuild(write_log(tmp_path, events), tmp_path / "rebuilt.sqlite3")
+    assert dump(tmp_path / "live.sqlite3") == dump(tmp_path / "rebuilt.sqlite3")
 
 
 def run_process(process: RollupProcess, events: list[Event[Message]], at: datetime) -> list[Any]:

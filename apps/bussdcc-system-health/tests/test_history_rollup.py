@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bussdcc.event import Event
 from bussdcc.message import Message
 from bussdcc_system_health.history import RollupBuilder, RollupError, RollupStore, StoreCorrupt
 from bussdcc_system_health.history.store import dump
@@ -213,3 +215,49 @@ def test_open_refuses_another_schema_version(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreCorrupt, match="schema version 99"):
         RollupStore.open(path)
+
+
+def test_columns_hold_the_same_values_as_readings_message_by_message(telemetry: Any) -> None:
+    from bussdcc_system_health.history.series import columns, readings
+
+    messages = [
+        telemetry.cpu(user=10 + i) if i % 3 == 0 else telemetry.network(rx=100.0 * i)
+        for i in range(12)
+    ]
+    grouped: dict[type, list[Any]] = {}
+    expected: dict[str, list[float]] = {}
+    for message in messages:
+        grouped.setdefault(type(message), []).append(message)
+        for name, value in readings(message):
+            expected.setdefault(name, []).append(value)
+    got = columns(grouped)
+    assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
+
+
+def test_ingest_events_gives_the_rows_of_ingest_per_event(tmp_path: Path, telemetry: Any) -> None:
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [
+        Event(start + timedelta(seconds=i // 2), message, i)
+        for i, message in enumerate(
+            m
+            for n in range(200)
+            for m in (
+                telemetry.cpu(user=n % 40),
+                HealthChanged("ok", "warning") if n == 50 else telemetry.memory(percent=n % 9),
+            )
+        )
+    ]
+    one, many = tmp_path / "one.sqlite3", tmp_path / "many.sqlite3"
+    single = RollupBuilder(RollupStore.create(one))
+    for evt in events:
+        single.ingest(evt.time.timestamp(), evt.payload)
+    bulk = RollupBuilder(RollupStore.create(many))
+    assert bulk.ingest_events(events) == len(events)
+    assert single.close() and bulk.close()
+    single.store.close()
+    bulk.store.close()
+    assert bulk.ingested == single.ingested == len(events)
+    assert dump(one) == dump(many)
+    with pytest.raises(TypeError, match="events item 0"):
+        RollupBuilder(RollupStore.create(tmp_path / "bad.sqlite3")).ingest_events(["x"])

@@ -155,9 +155,11 @@ def test_total_failure_raises_so_the_supervisor_reports_it(start: StartService) 
     assert "b: OSError: no /proc" in error.error
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, float("inf")])
-def test_an_interval_that_is_not_positive_is_a_value_error(bad: float) -> None:
-    with pytest.raises(ValueError, match=r"^interval must be a positive number of seconds"):
+@pytest.mark.parametrize("bad", [0, -1.0, float("inf"), 0.001, 86_401, 1e12])
+def test_an_interval_outside_a_hundredth_of_a_second_to_a_day_is_a_value_error(
+    bad: float,
+) -> None:
+    with pytest.raises(ValueError, match=r"^interval must be from 0.01 to 86400 seconds"):
         SystemService([], interval=bad)
 
 

@@ -12,6 +12,11 @@ from bussdcc_system_health.processes import HealthProcess
 
 Check = Callable[[object, str], object]
 
+
+def minute_to_day(value: object, name: str) -> float:
+    return validation.seconds_between(value, name, 60, 86_400)
+
+
 WRONG_TYPES: list[tuple[Check, object]] = [
     (validation.number, "1"),
     (validation.number, True),
@@ -23,6 +28,9 @@ WRONG_TYPES: list[tuple[Check, object]] = [
     (validation.positive_int, True),
     (validation.port, 80.0),
     (validation.port, "80"),
+    (minute_to_day, "60"),
+    (validation.host, None),
+    (validation.host, b"localhost"),
 ]
 
 BAD_VALUES: list[tuple[Check, object]] = [
@@ -36,6 +44,13 @@ BAD_VALUES: list[tuple[Check, object]] = [
     (validation.positive_int, 0),
     (validation.port, -1),
     (validation.port, 65536),
+    (minute_to_day, 59.9),
+    (minute_to_day, 86_400.5),
+    (minute_to_day, float("inf")),
+    (validation.host, ""),
+    (validation.host, "a b"),
+    (validation.host, "x\n"),
+    (validation.host, "h" * 254),
 ]
 
 GOOD_VALUES: list[tuple[Check, object, object]] = [
@@ -46,6 +61,10 @@ GOOD_VALUES: list[tuple[Check, object, object]] = [
     (validation.positive_int, 1, 1),
     (validation.port, 0, 0),
     (validation.port, 65535, 65535),
+    (minute_to_day, 60, 60.0),
+    (minute_to_day, 86_400, 86_400.0),
+    (validation.host, "0.0.0.0", "0.0.0.0"),
+    (validation.host, "::1", "::1"),
 ]
 
 
@@ -85,3 +104,11 @@ def test_collectors_check_recheck_absent(collector: Callable[..., object]) -> No
 def test_health_process_refuses_thresholds_of_another_type() -> None:
     with pytest.raises(TypeError, match=r"^thresholds must be HealthThresholds"):
         HealthProcess(thresholds={"cpu": 90})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("collector", [TemperatureCollector, ThrottlingCollector])
+def test_collectors_check_repeat_unavailable(collector: Callable[..., object]) -> None:
+    with pytest.raises(ValueError, match=r"^repeat_unavailable must be a finite number >= 0"):
+        collector(repeat_unavailable=-5)
+    with pytest.raises(TypeError, match=r"^repeat_unavailable must be a number"):
+        collector(repeat_unavailable=None)

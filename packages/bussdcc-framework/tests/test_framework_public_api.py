@@ -20,6 +20,8 @@ MESSAGE_EXPORTS = {
     "FrameworkBooted",
     "FrameworkShuttingDown",
     "SinkError",
+    "SinkRecovered",
+    "SinkRetentionDeleted",
     "SystemIdentityEvent",
     "SystemdNotifyFailed",
     "WatchdogResumed",

@@ -15,6 +15,7 @@ from bussdcc.event import Event
 from bussdcc.message import Message
 from bussdcc_framework.codec import encode_event
 from bussdcc_framework.io.jsonl import JsonlSource
+from bussdcc_framework.runtime import ReplayRuntime
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 EVIL_MODULE = "hostile_side_effect_mod"
@@ -122,3 +123,94 @@ def test_an_allow_list_admits_only_modules_under_its_prefixes(
     assert source.skipped == 1
     assert not evil_module.exists()
     assert EVIL_MODULE not in sys.modules
+
+
+@pytest.fixture
+def hostile_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A package ``hostile_pkg`` whose ``__main__`` and ``exits`` modules must never run:
+    each leaves a marker; ``exits`` then raises SystemExit, as a script would."""
+    marker = tmp_path / "ran.marker"
+    package = tmp_path / "modules" / "hostile_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    run = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    (package / "__main__.py").write_text(run)
+    (package / "exits.py").write_text(run + "raise SystemExit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "modules"))
+    yield marker
+    for name in [m for m in sys.modules if m.startswith("hostile_pkg")]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("type_", ["hostile_pkg.__main__:Evil", "__main__:Evil"])
+def test_a_main_module_is_never_imported_even_under_the_allow_list(
+    tmp_path: Path, hostile_package: Path, type_: str
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(raw_record("test.hostile.main", type_, {}) + b"\n" + encode_event(good(1)))
+    source = JsonlSource(path, allowed_modules=("hostile_pkg", "__main__"))
+    assert list(source) == [good(1)]
+    assert not hostile_package.exists()
+    assert "hostile_pkg.__main__" not in sys.modules
+    assert [p.line_no for p in source.problems] == [1]
+    assert "never imported" in source.problems[0].reason
+
+
+def test_a_module_that_exits_on_import_does_not_end_the_reader_and_is_tried_once(
+    tmp_path: Path, hostile_package: Path
+) -> None:
+    path = tmp_path / "events.jsonl"
+    record = raw_record("test.hostile.exits", "hostile_pkg.exits:Evil", {})
+    path.write_bytes(b"\n".join([record, encode_event(good(1)), record, encode_event(good(2))]))
+    source = JsonlSource(path, allowed_modules=("hostile_pkg",))
+    assert list(source) == [good(1), good(2)]
+    assert [p.line_no for p in source.problems] == [1, 3]
+    assert "SystemExit: 3" in source.problems[0].reason
+    # The allow-list trusts the module, so it ran -- once, not once per line naming it.
+    assert hostile_package.read_text() == "hostile_pkg.exits\n"
+
+
+def record_at(time: str, n: int) -> bytes:
+    record = {"time": time, "seq": n, "name": "test.hostile.note", "data": {"n": n}}
+    return json.dumps(record).encode()
+
+
+def test_times_at_the_ends_of_the_calendar_are_skipped_naming_file_and_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.jsonl"
+    times = [
+        "2026-03-09T12:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z",
+        "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
+        "9999-12-31T00:00:00-05:00",  # year 10000 in UTC
+        "0001-01-03T00:00:00Z",  # far, but representable: replayed
+        "9999-12-29T00:00:00Z",
+        "2026-03-09T12:00:01Z",
+    ]
+    path.write_bytes(b"\n".join(record_at(t, n) for n, t in enumerate(times)) + b"\n")
+    source = JsonlSource(path)
+    assert [evt.payload.n for evt in source] == [0, 5, 6, 7]  # type: ignore[attr-defined]
+    assert [(p.path, p.line_no) for p in source.problems] == [(path, n) for n in (2, 3, 4, 5)]
+    assert all("out of range" in p.reason for p in source.problems)
+
+
+def test_a_replay_at_speed_one_survives_any_recorded_time_and_long_gaps(tmp_path: Path) -> None:
+    # Year 1, year 9999 and an hour's gap, at real speed: shortened to max_gap, never raising.
+    path = tmp_path / "events.jsonl"
+    times = [
+        "2026-03-09T12:00:00Z",
+        "9999-12-29T00:00:00Z",
+        "0001-01-03T00:00:00Z",
+        "2026-03-09T13:00:00Z",
+        "0001-01-01T00:00:00Z",
+    ]
+    path.write_bytes(b"\n".join(record_at(t, n) for n, t in enumerate(times)))
+    rt = ReplayRuntime(speed=1.0, max_gap=0.01)
+    seen: list[int] = []
+    rt.events.subscribe(Note, lambda evt: seen.append(evt.payload.n))
+    source = rt.add_source(JsonlSource(path))
+    rt.run()
+    assert seen == [0, 1, 2, 3]
+    assert isinstance(source, JsonlSource) and source.skipped == 1

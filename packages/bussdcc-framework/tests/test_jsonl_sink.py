@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,11 +13,16 @@ from typing import Any
 
 import pytest
 
+from bussdcc import ManualClock
 from bussdcc.event import Event
 from bussdcc.message import Message
 from bussdcc_framework.codec import UnencodableError, decode_event
 from bussdcc_framework.io.jsonl import JsonlSink, SegmentWriteError
 from bussdcc_framework.io.jsonl._segments import parse_segment_path, segment_relpath, segment_window
+from bussdcc_framework.io.jsonl.compress import compress_segment
+from bussdcc_framework.io.jsonl.sink import CHECK_INTERVAL, CHECK_LINES, RETRY_FIRST, RETRY_MAX
+from bussdcc_framework.message import SinkRecovered
+from bussdcc_framework.runtime import Runtime
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 
@@ -208,11 +214,27 @@ def test_a_root_that_is_not_a_path_is_rejected() -> None:
 # --- retention -----------------------------------------------------------------------------------
 
 
+# The shortest line retention recognises as the sink's own format (a wire record's keys):
+# retention never deletes a file it could not read back.
+_RECORD = b'{"time":"","seq":0,"name":"x","data":{}}\n'
+
+
 def _make_segment(root: Path, when: datetime, size: int) -> Path:
     path = root / segment_relpath(when.timestamp())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x" * (size - 1) + b"\n")
+    padding = max(0, size - len(_RECORD) - 1)
+    path.write_bytes(_RECORD + b"x" * padding + b"\n")
     return path
+
+
+def test_retention_keeps_a_segment_it_cannot_read_back(tmp_path: Path) -> None:
+    foreign = tmp_path / segment_relpath((T0 - timedelta(days=3)).timestamp())
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b'{"time":"2026-01-01T00:00:00+00:00","type":"a.b:C","data":{}}\n')
+    sink = JsonlSink(tmp_path, retention_age=timedelta(days=1), retention_bytes=0)
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert foreign.exists()
 
 
 def test_retention_by_age_deletes_old_segments_and_their_emptied_day_folders(
@@ -229,6 +251,21 @@ def test_retention_by_age_deletes_old_segments_and_their_emptied_day_folders(
     assert not old.parent.exists()
     assert recent.exists()
     assert notes.exists()
+
+
+def test_retention_deletes_old_compressed_segments_it_wrote(tmp_path: Path) -> None:
+    # A closed segment is kept as .jsonl.gz: retention judges it by its decompressed first
+    # line, so compression never makes history undeletable (and fill the disk).
+    old = compress_segment(_make_segment(tmp_path, T0 - timedelta(days=3), 10))
+    foreign = tmp_path / segment_relpath((T0 - timedelta(days=2)).timestamp())
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b'{"time":"2026-01-01T00:00:00+00:00","type":"a.b:C","data":{}}\n')
+    foreign = compress_segment(foreign)
+    sink = JsonlSink(tmp_path, retention_age=timedelta(days=1))
+    sink.handle(at(1, 1))
+    sink.stop()
+    assert old.name.endswith(".jsonl.gz") and not old.exists()
+    assert foreign.exists()
 
 
 def test_retention_by_bytes_deletes_oldest_first_but_never_the_current_segment(
@@ -271,7 +308,32 @@ def test_retention_runs_again_when_each_new_segment_opens(tmp_path: Path) -> Non
 # --- disk errors ---------------------------------------------------------------------------------
 # Tests run as root, where a read-only mode does not stop writes, so failures are real ones:
 # a segment that is a symlink to /dev/full (ENOSPC on every write) and a day folder that is
-# a regular file (opening a segment below it fails with ENOTDIR).
+# a regular file (opening a segment below it fails with ENOTDIR). Retries follow the clock of
+# the context the sink was started with: a ManualClock here, so no test sleeps.
+
+
+class Context:
+    """What a sink needs of its runtime: a ManualClock and the messages it emits."""
+
+    def __init__(self) -> None:
+        self.rt = Runtime(clock=ManualClock())
+        self.clock = self.rt.clock
+        self.recovered: list[SinkRecovered] = []
+        self.rt.events.subscribe(SinkRecovered, lambda evt: self.recovered.append(evt.payload))
+
+    def sink(self, root: Path, **options: Any) -> JsonlSink:
+        sink = JsonlSink(root, **options)
+        sink.start(self.rt.ctx)
+        return sink
+
+    def advance(self, seconds: float) -> None:
+        assert isinstance(self.clock, ManualClock)
+        self.clock.advance(seconds)
+
+
+@pytest.fixture
+def ctx() -> Context:
+    return Context()
 
 
 @pytest.fixture
@@ -284,45 +346,197 @@ def full_disk(tmp_path: Path) -> Path:
     return segment
 
 
-def test_disk_full_raises_a_clear_error_and_the_next_segment_is_written(
-    tmp_path: Path, full_disk: Path
+def free_space(full_disk: Path) -> None:
+    """The cause goes away: the segment becomes an ordinary (empty) file."""
+    full_disk.unlink()
+    full_disk.touch()
+
+
+def test_disk_full_raises_a_clear_error_naming_the_file_and_the_retry(
+    tmp_path: Path, full_disk: Path, ctx: Context
 ) -> None:
-    sink = JsonlSink(tmp_path, interval=600)
+    sink = ctx.sink(tmp_path, interval=600)
     with pytest.raises(SegmentWriteError) as caught:
         sink.handle(at(1, 1))
     assert isinstance(caught.value, OSError)
     assert caught.value.errno == errno.ENOSPC
     assert caught.value.filename == str(full_disk)
-    assert "next segment" in str(caught.value)
-    # Events of the broken segment's window are dropped, each with the error...
+    assert "not recorded until writing works again (next try in 1 s)" in str(caught.value)
+    assert sink.failing
+    # Until the retry is due, events are dropped without touching the disk, each raising.
     with pytest.raises(SegmentWriteError):
         sink.handle(at(2, 2))
-    # ...and the next segment starts afresh.
-    sink.handle(at(600, 3))
-    sink.handle(at(601, 4))
+
+
+def test_after_disk_full_recording_resumes_in_the_same_segment_once_a_retry_succeeds(
+    tmp_path: Path, full_disk: Path, ctx: Context
+) -> None:
+    sink = ctx.sink(tmp_path, interval=600)
+    for n in (1, 2):
+        with pytest.raises(SegmentWriteError):
+            sink.handle(at(n, n))
+    free_space(full_disk)
+    with pytest.raises(SegmentWriteError):
+        sink.handle(at(3, 3))  # the retry is not due yet: one second after the failure
+    ctx.advance(RETRY_FIRST)
+    sink.handle(at(4, 4))  # the same 10-minute segment, not the next one
+    sink.handle(at(5, 5))
     sink.stop()
-    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-10-00.jsonl")] == [3, 4]
+    assert [r["data"]["n"] for r in lines(full_disk)] == [4, 5]
+    assert [(r.sink, r.path, r.dropped) for r in ctx.recovered] == [
+        ("JsonlSink", str(full_disk), 3)
+    ]
+
+
+def test_retries_back_off_from_one_to_five_seconds(
+    tmp_path: Path, full_disk: Path, ctx: Context
+) -> None:
+    sink = ctx.sink(tmp_path, interval=600)
+    delays = []
+    for n in range(6):
+        with pytest.raises(SegmentWriteError) as caught:
+            sink.handle(at(n, n))
+        delays.append(str(caught.value).split("next try in ")[1].split(" s)")[0])
+        ctx.advance(RETRY_MAX)  # every retry due: each event is a fresh try
+    assert delays == ["1", "2", "4", "5", "5", "5"]
+    assert RETRY_FIRST == 1.0
+    free_space(full_disk)
+    sink.handle(at(10, 10))
+    # A success resets the backoff: the next failure waits one second again.
+    full_disk.unlink()
+    full_disk.symlink_to("/dev/full")
+    sink.stop()
+    with pytest.raises(SegmentWriteError, match="next try in 1 s"):
+        sink.handle(at(11, 11))
 
 
 def test_disk_full_in_batched_mode_is_reported_when_the_batch_is_written(
-    tmp_path: Path, full_disk: Path
+    tmp_path: Path, full_disk: Path, ctx: Context
 ) -> None:
-    sink = JsonlSink(tmp_path, flush="batch", batch_size=2)
+    sink = ctx.sink(tmp_path, flush="batch", batch_size=2)
     sink.handle(at(1, 1))
     with pytest.raises(SegmentWriteError):
         sink.handle(at(2, 2))
-    sink.handle(at(700, 3))
+    sink.handle(at(700, 3))  # a new segment is tried at once
     sink.stop()
     assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-10-00.jsonl")] == [3]
+    assert [r.dropped for r in ctx.recovered] == [2]
 
 
-def test_an_unopenable_segment_raises_until_the_next_segment(tmp_path: Path) -> None:
+def test_an_unopenable_segment_is_retried_and_recovers_when_its_folder_can_be_made(
+    tmp_path: Path, ctx: Context
+) -> None:
     (tmp_path / "2026-03-09").write_text("a file where the day folder should be")
-    sink = JsonlSink(tmp_path, interval=3600)
+    sink = ctx.sink(tmp_path, interval=3600)
     for n in range(2):
         with pytest.raises(SegmentWriteError) as caught:
             sink.handle(at(n, n))
         assert "2026-03-09" in str(caught.value)
-    sink.handle(at(12 * 3600, 9))  # the next day: a different folder
+    (tmp_path / "2026-03-09").unlink()
+    ctx.advance(RETRY_FIRST)
+    sink.handle(at(9, 9))
     sink.stop()
-    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-10/00-00-00.jsonl")] == [9]
+    assert [r["data"]["n"] for r in lines(tmp_path / "2026-03-09/12-00-00.jsonl")] == [9]
+    assert [r.dropped for r in ctx.recovered] == [2]
+
+
+def test_without_a_context_the_sink_still_retries_on_the_real_clock(
+    tmp_path: Path, full_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    sink = JsonlSink(tmp_path)
+    with pytest.raises(SegmentWriteError):
+        sink.handle(at(1, 1))
+    free_space(full_disk)
+    now[0] += RETRY_FIRST
+    sink.handle(at(2, 2))
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(full_disk)] == [2]
+
+
+# --- a deleted or replaced root ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("what", ["root", "day folder", "segment"])
+def test_a_deleted_root_is_recreated_and_nothing_written_is_lost(
+    tmp_path: Path, ctx: Context, what: str
+) -> None:
+    root = tmp_path / "history"
+    sink = ctx.sink(root)
+    sink.handle(at(1, 1))
+    sink.handle(at(2, 2))
+    segment = root / "2026-03-09/12-00-00.jsonl"
+    victim = {"root": root, "day folder": segment.parent, "segment": segment}[what]
+    if victim.is_dir():
+        shutil.rmtree(victim)
+    else:
+        victim.unlink()
+    sink.handle(at(3, 3))  # written into the unlinked file: the check is not due yet
+    ctx.advance(CHECK_INTERVAL)
+    with pytest.raises(SegmentWriteError) as caught:
+        sink.handle(at(4, 4))  # recorded, then reported
+    assert caught.value.errno == errno.ENOENT
+    assert "deleted or replaced" in str(caught.value)
+    sink.handle(at(5, 5))
+    sink.stop()
+    # Every line written since the last check (here: since the segment opened) went to the
+    # deleted file and is written again; 4 and 5 follow.
+    assert [r["data"]["n"] for r in lines(segment)] == [1, 2, 3, 4, 5]
+    assert [(r.path, r.dropped) for r in ctx.recovered] == [(str(segment), 0)]
+
+
+def test_a_replaced_root_is_detected_and_the_sink_writes_into_the_new_one(
+    tmp_path: Path, ctx: Context
+) -> None:
+    root = tmp_path / "history"
+    sink = ctx.sink(root)
+    sink.handle(at(1, 1))
+    root.rename(tmp_path / "history.old")
+    (root / "2026-03-09").mkdir(parents=True)
+    (root / "2026-03-09/12-00-00.jsonl").write_bytes(b"")  # a different file, same path
+    sink.handle(at(2, 2))
+    ctx.advance(CHECK_INTERVAL)
+    with pytest.raises(SegmentWriteError, match="deleted or replaced"):
+        sink.handle(at(3, 3))
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(root / "2026-03-09/12-00-00.jsonl")] == [1, 2, 3]
+    assert [r["data"]["n"] for r in lines(tmp_path / "history.old/2026-03-09/12-00-00.jsonl")] == [
+        1,
+        2,
+    ]
+
+
+def test_the_reachability_check_also_runs_after_check_lines_lines(
+    tmp_path: Path, ctx: Context
+) -> None:
+    sink = ctx.sink(tmp_path / "history")
+    sink.handle(at(0, 0))
+    shutil.rmtree(tmp_path / "history")
+    for n in range(1, CHECK_LINES):
+        sink.handle(at(1, n))  # no clock movement: only the line count triggers the check
+    with pytest.raises(SegmentWriteError, match=f"the {CHECK_LINES} line"):
+        sink.handle(at(2, CHECK_LINES))
+    sink.stop()
+    got = [r["data"]["n"] for r in lines(tmp_path / "history/2026-03-09/12-00-00.jsonl")]
+    assert got == list(range(CHECK_LINES + 1))
+
+
+def test_a_root_that_cannot_be_recreated_is_a_failure_retried_with_backoff(
+    tmp_path: Path, ctx: Context
+) -> None:
+    root = tmp_path / "history"
+    sink = ctx.sink(root)
+    sink.handle(at(1, 1))
+    shutil.rmtree(root)
+    root.write_text("a file where the root should be")
+    ctx.advance(CHECK_INTERVAL)
+    with pytest.raises(SegmentWriteError) as caught:
+        sink.handle(at(2, 2))
+    assert caught.value.errno == errno.ENOTDIR
+    root.unlink()
+    ctx.advance(RETRY_FIRST)
+    sink.handle(at(3, 3))
+    sink.stop()
+    assert [r["data"]["n"] for r in lines(root / "2026-03-09/12-00-00.jsonl")] == [3]
+    assert [r.dropped for r in ctx.recovered] == [2]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -129,7 +130,13 @@ class Page:
         )
 
     def wait(self, expression: str, arg: Any = None) -> None:
-        self.page.wait_for_function(expression, arg=arg, timeout=WAIT_MS)
+        # Polled from here rather than with page.wait_for_function, which evaluates the
+        # string inside the page: the Content-Security-Policy forbids that (no unsafe-eval).
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while not self.page.evaluate(expression, arg):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {expression}")
+            self.page.wait_for_timeout(50)
 
     def eval(self, expression: str) -> Any:
         return self.page.evaluate(expression)

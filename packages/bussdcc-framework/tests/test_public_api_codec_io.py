@@ -43,7 +43,14 @@ SURFACES = {
     },
     "bussdcc_framework.io.console": {"ConsoleSink"},
     "bussdcc_framework.io.jsonl": {"JsonlSink", "JsonlSource", "SegmentWriteError", "SkippedLine"},
-    "bussdcc_framework.io.jsonl.sink": {"JsonlSink", "SegmentWriteError"},
+    "bussdcc_framework.io.jsonl.sink": {
+        "CHECK_INTERVAL",
+        "CHECK_LINES",
+        "JsonlSink",
+        "RETRY_FIRST",
+        "RETRY_MAX",
+        "SegmentWriteError",
+    },
     "bussdcc_framework.io.jsonl.source": {"JsonlSource", "SkippedLine"},
 }
 

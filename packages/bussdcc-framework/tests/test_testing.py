@@ -6,6 +6,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,16 @@ def test_socketio_recorder_without_python_socketio_names_the_extra(
     monkeypatch.setitem(sys.modules, "socketio", None)
     with pytest.raises(ModuleNotFoundError, match=r"bussdcc-framework\[testing\]"):
         SocketIORecorder()
+
+
+def test_segment_lines_reads_plain_and_compressed_segments_in_order(tmp_path: Path) -> None:
+    from bussdcc_framework.io.jsonl.compress import compress_segment
+    from bussdcc_framework.testing import segment_lines
+
+    first = tmp_path / "2026-01-01" / "00-00-00.jsonl"
+    second = tmp_path / "2026-01-01" / "00-10-00.jsonl"
+    first.parent.mkdir()
+    first.write_bytes(b'{"seq":1}\n{"seq":2}\n')
+    second.write_bytes(b'{"seq":3}\n{"torn')
+    compress_segment(first)
+    assert segment_lines(tmp_path) == [b'{"seq":1}', b'{"seq":2}', b'{"seq":3}', b'{"torn']

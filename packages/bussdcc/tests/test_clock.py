@@ -219,13 +219,16 @@ def test_replay_clock_follows_event_times() -> None:
     assert clock.monotonic() == 30.0
 
 
-def test_replay_clock_never_moves_backwards() -> None:
+def test_replay_clock_monotonic_never_moves_backwards_while_wall_time_follows_a_step_back() -> None:
     clock = ReplayClock(START, speed=0)
     clock.advance_to(START + timedelta(seconds=10))
 
-    clock.advance_to(START + timedelta(seconds=5))
+    clock.advance_to(START + timedelta(seconds=5))  # a wall-clock correction in the recording
 
-    assert clock.now_utc() == START + timedelta(seconds=10)
+    assert clock.now_utc() == START + timedelta(seconds=5)
+    assert clock.monotonic() == 10.0
+    clock.advance_to(START + timedelta(seconds=6))
+    assert (clock.now_utc(), clock.monotonic()) == (START + timedelta(seconds=6), 11.0)
 
 
 def test_replay_clock_pacing_stops_at_once_when_cancelled() -> None:

@@ -186,12 +186,18 @@ def test_boot_and_shutdown_are_idempotent(runtime: Runtime, events: list[Event[A
     ]
 
 
-def test_a_shut_down_runtime_cannot_boot_again(runtime: Runtime) -> None:
+def test_a_shut_down_runtime_boots_again_as_in_0_42_with_a_deprecation_warning(
+    runtime: Runtime,
+) -> None:
+    # 0.42 allowed it; it stays for the 0.4x line (SPEC section 7), warning.
     runtime.boot()
     runtime.shutdown()
 
-    with pytest.raises(RuntimeError, match="has been shut down; create a new one"):
+    with pytest.warns(DeprecationWarning, match="booting a runtime again after shutdown"):
         runtime.boot()
+    assert runtime.is_running
+    runtime.shutdown("again")
+    assert (runtime.phase, runtime.shutdown_reason) == ("stopped", "again")
 
 
 def test_shutdown_before_boot_just_marks_the_runtime_stopped(

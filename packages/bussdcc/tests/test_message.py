@@ -155,9 +155,32 @@ def test_a_severity_that_is_not_a_severity_is_rejected() -> None:
         type("Bad", (Message,), {"name": "test.message.bad_severity", "severity": 40})
 
 
-def test_an_intermediate_base_without_a_name_is_not_registered() -> None:
-    before = message.registered()
+def test_a_message_without_a_name_is_named_module_colon_qualname_and_registered() -> None:
+    @dataclass(slots=True, frozen=True)
+    class CpuUsage(Message):  # the 0.42 form: no name
+        percent: float
 
+    expected = f"{__name__}:{CpuUsage.__qualname__}"
+    assert expected.endswith(
+        "test_a_message_without_a_name_is_named_module_colon_qualname_and_registered"
+        ".<locals>.CpuUsage"
+    )
+    assert CpuUsage.name == expected
+    assert CpuUsage(1.0).name == expected
+    assert message.lookup(expected) is CpuUsage  # the slotted class, not the discarded one
+
+
+def test_an_unnamed_message_in_a_class_is_named_by_its_full_qualname() -> None:
+    class Outer:
+        @dataclass(slots=True, frozen=True)
+        class Inner(Message):
+            n: int = 0
+
+    assert Outer.Inner.name.endswith(".<locals>.Outer.Inner")
+    assert message.lookup(Outer.Inner.name) is Outer.Inner
+
+
+def test_subclasses_of_an_unnamed_base_get_names_of_their_own() -> None:
     @dataclass(slots=True, frozen=True)
     class Base(Message):
         pass
@@ -166,9 +189,37 @@ def test_an_intermediate_base_without_a_name_is_not_registered() -> None:
     class Concrete(Base):
         name = "test.message.concrete"
 
-    after = message.registered()
-    assert set(after) - set(before) == {"test.message.concrete"}
-    assert after["test.message.concrete"] is Concrete
+    @dataclass(slots=True, frozen=True)
+    class Variant(Base):
+        pass
+
+    registered = message.registered()
+    assert registered["test.message.concrete"] is Concrete
+    assert registered[Base.name] is Base
+    assert Variant.name == Base.name.removesuffix("Base") + "Variant"
+    assert registered[Variant.name] is Variant
+
+
+def test_a_subclass_of_a_named_message_inherits_its_name() -> None:
+    @dataclass(slots=True, frozen=True)
+    class Louder(Reading):
+        pass
+
+    assert Louder.name == "test.message.reading"
+    assert message.lookup("test.message.reading") is Reading
+
+
+def test_wire_name_never_raises() -> None:
+    class BrokenName:
+        @property
+        def name(self) -> str:
+            raise RuntimeError("no")
+
+    assert message.wire_name(Reading("s", 1.0)) == "test.message.reading"
+    assert message.wire_name(Reading) == "test.message.reading"
+    assert message.wire_name(Message()) == "bussdcc.message:Message"
+    assert message.wire_name(BrokenName()).endswith(".<locals>.BrokenName")
+    assert message.wire_name(42) == "builtins:int"
 
 
 def test_messages_may_be_defined_inside_functions_and_classes() -> None:

@@ -253,3 +253,118 @@ def test_services_tick_deterministically_on_the_replayed_timeline() -> None:
         "beat",
         "reading",
     ]
+
+
+# --- any recorded time: long gaps, steps back, the ends of the calendar ----------------------
+
+
+class ClockLog(Process):
+    """Logs, for each reading, the clock's wall and monotonic time when it arrives."""
+
+    name = "clock-log"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[datetime, float]] = []
+
+    def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
+        if isinstance(evt.payload, Reading):
+            self.seen.append((ctx.clock.now_utc(), ctx.clock.monotonic()))
+
+
+def readings_at(*offsets: timedelta | datetime) -> list[Event[Any]]:
+    return [
+        Event(at if isinstance(at, datetime) else T0 + at, Reading("s", float(i)), i + 1)
+        for i, at in enumerate(offsets)
+    ]
+
+
+def test_a_gap_longer_than_max_gap_is_shortened_but_the_wall_clock_still_follows() -> None:
+    # An hour's gap at speed 1 would stall the test for an hour; max_gap shortens it.
+    source = readings_at(timedelta(0), timedelta(hours=1), timedelta(hours=1, seconds=0.02))
+    rt = ReplayRuntime(speed=1.0, max_gap=0.02)
+    log = rt.register_process(ClockLog())
+
+    assert rt.replay(source) == 3
+
+    assert [wall for wall, _ in log.seen] == [evt.time for evt in source]
+    assert [round(mono, 6) for _, mono in log.seen] == [0.0, 0.02, 0.04]
+
+
+def test_the_default_max_gap_is_ten_seconds_and_none_keeps_real_gaps() -> None:
+    assert ReplayRuntime().clock.max_gap == 10.0
+    source = readings_at(timedelta(0), timedelta(hours=1))
+    for max_gap, moved in ((10.0, 10.0), (None, 3600.0)):
+        rt = ReplayRuntime(speed=0)
+        log = rt.register_process(ClockLog())
+        rt.replay(source, max_gap=max_gap)
+        assert log.seen[-1] == (source[-1].time, moved)
+
+
+def test_shortened_gaps_give_the_same_ticks_and_events_at_every_speed() -> None:
+    source = readings_at(timedelta(0), timedelta(hours=1), timedelta(hours=1, seconds=0.5))
+
+    def run(speed: float) -> list[tuple[str, datetime]]:
+        rt = ReplayRuntime(speed=speed, max_gap=2.0)
+        rt.register_service(SlowBeat())
+        log: list[tuple[str, datetime]] = []
+        rt.events.subscribe((Reading, Beat), lambda evt: log.append((evt.name, evt.time)))
+        rt.replay(source)
+        return log
+
+    fast, paced = run(0), run(100)
+    assert fast == paced
+    # Beats at monotonic 0, 1 and 2 s: the hour became two seconds of ticking, not 3,600.
+    assert [name for name, _ in fast].count("test.replay.beat") == 3
+
+
+def test_a_step_backwards_is_followed_without_waiting_and_monotonic_never_goes_back() -> None:
+    source = readings_at(
+        timedelta(0),
+        timedelta(seconds=0.01),
+        timedelta(hours=-1),
+        timedelta(hours=-1, seconds=0.01),
+    )
+    rt = ReplayRuntime(speed=1.0)
+    log = rt.register_process(ClockLog())
+
+    assert rt.replay(source) == 4
+
+    assert [wall for wall, _ in log.seen] == [evt.time for evt in source]
+    assert [round(mono, 6) for _, mono in log.seen] == [0.0, 0.01, 0.01, 0.02]
+
+
+def test_a_wait_beyond_what_the_platform_can_sleep_is_cut_not_an_overflow() -> None:
+    # Year 1 to year 9999 with real gaps kept: the wait is cut to threading.TIMEOUT_MAX
+    # (about 292 years), which a cancel still ends at once.
+    clock = ReplayClock(datetime(1, 1, 1, tzinfo=UTC), speed=1.0, max_gap=None)
+    cancel = threading.Event()
+    timer = threading.Timer(0.05, cancel.set)
+    timer.start()
+    try:
+        assert clock.advance_to(datetime(9999, 12, 31, tzinfo=UTC), cancel) is True
+    finally:
+        timer.cancel()
+
+
+def test_times_at_the_ends_of_the_calendar_replay_or_are_skipped_never_crash() -> None:
+    source = readings_at(
+        timedelta(0),
+        timedelta(seconds=5),
+        datetime.min.replace(tzinfo=UTC),  # five seconds before it is before year 1: skipped
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(1, 1, 2, tzinfo=UTC),
+        timedelta(seconds=6),
+    )
+    rt = ReplayRuntime(speed=1.0, max_gap=0.01)
+    log = rt.register_process(ClockLog())
+
+    assert rt.replay(source) == 5
+    assert rt.skipped == 1
+    assert [wall for wall, _ in log.seen] == [source[i].time for i in (0, 1, 3, 4, 5)]
+
+
+def test_bad_max_gap_is_rejected_clearly() -> None:
+    with pytest.raises(ValueError, match="max_gap must be >= 0"):
+        ReplayRuntime(max_gap=-1)
+    with pytest.raises(TypeError, match="max_gap must be a number"):
+        ReplayRuntime(speed=0).replay([], max_gap="long")  # type: ignore[arg-type]

@@ -142,3 +142,46 @@ def test_run_outside_the_main_thread_is_refused() -> None:
 
     assert len(errors) == 1
     assert "must be called from the main thread" in str(errors[0])
+
+
+AIMED = textwrap.dedent(
+    """
+    import signal, sys, threading, time
+    from bussdcc import Service, SignalRuntime
+
+    class Idle(Service):
+        name = "idle"
+        interval = 3600.0
+
+        def tick(self, ctx):
+            pass
+
+    rt = SignalRuntime()
+    rt.register_service(Idle())
+    rt.boot()
+
+    def aim():
+        time.sleep(0.3)  # let the main thread block in run()'s wait
+        # The signal goes to this thread, not the main one, as the OS may choose to.
+        signal.pthread_kill(threading.get_ident(), signal.SIG{sig})
+
+    threading.Thread(target=aim, name="aimer").start()
+    rt.run()
+    print("reason", rt.shutdown_reason, flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", ["TERM", "INT"])
+def test_a_signal_delivered_to_another_thread_still_shuts_down(sig: str) -> None:
+    # Before: run() blocked in Event.wait(None) and the handler never ran (the watchdog
+    # below fired). The main thread's wait must wake for a signal to any thread.
+    for _ in range(3):
+        proc = subprocess.run(
+            [sys.executable, "-c", AIMED.format(sig=sig)],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"reason signal SIG{sig}"

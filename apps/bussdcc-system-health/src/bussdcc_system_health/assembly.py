@@ -14,6 +14,7 @@ from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
 from . import defaults
+from .fleet.node import NodeOptions, add_node
 from .history import add_rollups
 from .interfaces import SystemWebInterface
 from .message import HealthChanged
@@ -27,7 +28,6 @@ __all__ = [
     "build_live_runtime",
     "build_replay_runtime",
     "derived_removed",
-    "template_cache",
 ]
 
 DERIVED_MESSAGES = (HealthChanged,)
@@ -48,23 +48,26 @@ class AppOptions:
     notify: tuple[str, ...] = ()
     """Apprise URLs to tell about lasting health trouble (empty: no notifications)."""
     notify_after: float = DEFAULT_NOTIFY_AFTER
+    fleet: NodeOptions | None = None
+    """Publish as a fleet node through MQTT (``--mqtt``; None: stay on this host alone)."""
+    token: str | None = None
+    """The token every dashboard request must carry (None: open; see `interfaces.access`)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the dashboard answers to besides this machine's own (``--allowed-host``)."""
     console: TextIO | None = field(default=None, compare=False)
 
 
-def template_cache(data_dir: Path) -> Path:
-    """Where compiled dashboard templates are kept: ``<data-dir>/cache/templates``."""
-    return data_dir / "cache" / "templates"
-
-
-def _add_projection(
-    rt: Runtime | ReplayRuntime, options: AppOptions, cache: Path | None = None
-) -> SystemWebInterface:
+def _add_projection(rt: Runtime | ReplayRuntime, options: AppOptions) -> SystemWebInterface:
     # The same processes and dashboard serve live data and replays.
     rt.add_process(SystemProcess())
     # One set of thresholds: the health verdicts and the dashboard's colours agree.
     health = rt.add_process(HealthProcess())
     web = SystemWebInterface(
-        host=options.host, port=options.port, template_cache=cache, thresholds=health.thresholds
+        host=options.host,
+        port=options.port,
+        thresholds=health.thresholds,
+        token=options.token,
+        allowed_hosts=options.allowed_hosts,
     )
     rt.add_interface(web)
     if not options.quiet:
@@ -85,16 +88,17 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     rt = Runtime()
     if options.record:
         rt.add_sink(history_sink(options.data_dir, options.retention))
-    # Compiled templates are kept beside the history, so a restart does not compile them
-    # again (see TemplateCache). Without recording (and in replays) nothing is written.
-    cache = template_cache(options.data_dir) if options.record else None
-    web = _add_projection(rt, options, cache)
+    # Templates are compiled in memory at each start: nothing in the data directory is ever
+    # loaded as code (a compiled-template cache there would unpickle whatever it holds).
+    web = _add_projection(rt, options)
     if options.record:
         web.history = add_rollups(rt, options.data_dir, history_root(options.data_dir))
     rt.add_service(SystemIdentityService())
     rt.add_service(SystemService(interval=options.interval))
     if sender is not None:
         rt.add_service(HealthNotifier(sender, after=options.notify_after))
+    if options.fleet is not None:
+        add_node(rt, options.fleet)
     return rt, web
 
 
@@ -108,10 +112,18 @@ def derived_removed(source: Iterable[Event[Any]]) -> Iterator[Event[Any]]:
 
 
 def build_replay_runtime(
-    options: AppOptions, speed: float, source: Iterable[Event[Any]]
+    options: AppOptions,
+    speed: float,
+    source: Iterable[Event[Any]],
+    *,
+    max_gap: float | None = defaults.REPLAY_MAX_GAP,
 ) -> tuple[ReplayRuntime, SystemWebInterface]:
-    """A replay runtime driving the dashboard from recorded history (nothing is re-recorded)."""
-    rt = ReplayRuntime(speed=speed)
+    """A replay runtime driving the dashboard from recorded history (nothing is re-recorded).
+
+    Gaps between recorded events longer than ``max_gap`` seconds are shortened to it (None
+    keeps them).
+    """
+    rt = ReplayRuntime(speed=speed, max_gap=max_gap)
     web = _add_projection(rt, options)
     rt.add_source(derived_removed(source))
     return rt, web

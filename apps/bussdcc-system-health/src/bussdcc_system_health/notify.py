@@ -166,6 +166,9 @@ class AppriseSender:
         except ImportError:
             raise NotifyUnavailable() from None
         self._apprise: Any = apprise
+        # Apprise logs the URLs it rejects or fails on verbatim, tokens and passwords
+        # included; failures are reported here as notify.failed with the secrets masked.
+        logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
         self._plugins: list[Any] = []
         for url in urls:
             if not isinstance(url, str):

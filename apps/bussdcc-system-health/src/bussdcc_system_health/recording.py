@@ -28,7 +28,7 @@ class HistoryUnwritable(OSError):
 
 
 def history_root(data_dir: str | os.PathLike[str]) -> Path:
-    """Where history lives: ``<data-dir>/history/YYYY-MM-DD/HH-MM-SS.jsonl``."""
+    """Where history lives: ``<data-dir>/history/YYYY-MM-DD/HH-MM-SS.jsonl[.gz]``."""
     return Path(data_dir) / "history"
 
 
@@ -55,7 +55,8 @@ def history_sink(
     retention: timedelta = RETENTION,
     retention_bytes: int = RETENTION_BYTES,
 ) -> JsonlSink:
-    """A JSONL sink writing 10-minute segments under ``<data-dir>/history`` with retention."""
+    """A JSONL sink writing 10-minute segments under ``<data-dir>/history`` with retention;
+    each segment is gzip-compressed once closed (retention counts compressed bytes)."""
     root = history_root(data_dir)
     check_writable(root)
     return JsonlSink(
@@ -63,4 +64,5 @@ def history_sink(
         interval=SEGMENT_SECONDS,
         retention_age=retention,
         retention_bytes=retention_bytes,
+        compress=True,
     )

@@ -9,8 +9,9 @@ from bussdcc.component import Service
 from bussdcc.context import ContextProtocol
 
 from .collectors import Collector, default_collectors
+from .defaults import INTERVAL_MAX, INTERVAL_MIN
 from .message import CollectorFailed
-from .validation import positive_seconds
+from .validation import seconds_between
 
 __all__ = ["CollectionFailed", "SystemService"]
 
@@ -39,8 +40,8 @@ class SystemService(Service):
     Raises:
         TypeError: if a collector lacks ``name`` or ``collect``, or ``interval`` is not a
             number.
-        ValueError: if two collectors share a name, or ``interval`` is not a positive,
-            finite number of seconds.
+        ValueError: if two collectors share a name, or ``interval`` is not from
+            `INTERVAL_MIN` (0.01 s) to `INTERVAL_MAX` (a day).
     """
 
     name = "system"
@@ -59,7 +60,7 @@ class SystemService(Service):
             names.add(collector.name)
         self.collectors = chosen
         if interval is not None:
-            self.interval = positive_seconds(interval, "interval")
+            self.interval = seconds_between(interval, "interval", INTERVAL_MIN, INTERVAL_MAX)
         self._failing: set[str] = set()
 
     def tick(self, ctx: ContextProtocol) -> None:

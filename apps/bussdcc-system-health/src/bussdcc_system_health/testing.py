@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bussdcc import Runtime
 from bussdcc_framework.message.system import SystemIdentityEvent
 
+from .history import RollupReader
 from .interfaces import SystemWebInterface
 from .message import (
     CoreUsage,
@@ -73,9 +74,10 @@ class Dashboard:
         return self.web.url
 
 
-def start_dashboard(port: int = 0) -> Dashboard:
+def start_dashboard(port: int = 0, history: RollupReader | None = None) -> Dashboard:
     """Boot the app's processes and dashboard (on ``port``; 0 = a free one) without the host
-    collectors; the caller shuts ``Dashboard.runtime`` down.
+    collectors; the caller shuts ``Dashboard.runtime`` down. ``history`` answers the
+    dashboard's ``/api/history`` (none: history is not recorded).
 
     Raises:
         BootError: if the dashboard cannot listen on ``port``.
@@ -84,6 +86,7 @@ def start_dashboard(port: int = 0) -> Dashboard:
     rt.register_process(SystemProcess())
     rt.register_process(HealthProcess())
     web = SystemWebInterface(port=port)
+    web.history = history
     rt.register_interface(web)
     rt.boot()
     return Dashboard(rt, web)

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["non_negative", "number", "port", "positive_int", "positive_seconds"]
+__all__ = [
+    "host",
+    "non_negative",
+    "number",
+    "port",
+    "positive_int",
+    "positive_seconds",
+    "seconds_between",
+]
 
 
 def number(value: object, name: str) -> float:
@@ -79,4 +87,34 @@ def port(value: object, name: str) -> int:
         raise TypeError(f"{name} must be a whole number, got {value!r}")
     if not 0 <= value <= 65535:
         raise ValueError(f"{name} must be 0-65535, got {value!r}")
+    return value
+
+
+def seconds_between(value: object, name: str, least: float, most: float) -> float:
+    """``value`` as a float of seconds from ``least`` to ``most`` (both inclusive).
+
+    Raises:
+        TypeError: if ``value`` is not an int or float (or is a bool).
+        ValueError: if ``value`` is NaN or outside the range; the message gives the range.
+    """
+    seconds = number(value, name)
+    if not least <= seconds <= most:
+        raise ValueError(f"{name} must be from {least:g} to {most:g} seconds, got {value!r}")
+    return seconds
+
+
+def host(value: object, name: str) -> str:
+    """``value`` as a host to serve on: a name or address, non-empty, without spaces.
+
+    Raises:
+        TypeError: if ``value`` is not a str.
+        ValueError: if it is empty, holds whitespace or control characters, or is longer
+            than a DNS name can be (253 characters).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a host name or address, got {value!r}")
+    if not value or len(value) > 253 or not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError(
+            f"{name} must be a host name or address such as 127.0.0.1 or 0.0.0.0, got {value!r}"
+        )
     return value

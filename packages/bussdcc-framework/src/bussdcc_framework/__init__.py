@@ -9,3 +9,10 @@ from .runtime import ReplayRuntime, Runtime
 from .version import __version__
 
 __all__ = ["ReplayRuntime", "Runtime", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # 0.46 names of this path (bussdcc_framework._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

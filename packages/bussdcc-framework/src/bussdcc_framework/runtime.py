@@ -19,6 +19,7 @@ Which events the sinks receive:
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -31,16 +32,20 @@ from bussdcc import (
     EventSink,
     EventSource,
     Message,
+    ReplayClock,
     RuntimeExtension,
     SignalHandling,
     describe_failure,
 )
+from bussdcc.message import wire_name
 
 from .message.framework import FrameworkBooted, FrameworkShuttingDown, SinkError
 from .systemd import NOTIFY_SOCKET, SystemdNotifier
 from .version import __version__
 
 __all__ = ["COUNTS_PATH", "COUNTS_REFRESH", "ReplayRuntime", "Runtime", "merge_sources"]
+
+log = logging.getLogger("bussdcc_framework.runtime")
 
 COUNTS_PATH = "framework.events"
 """Where the event counts are copied in state: ``{"total", "by_name", "by_severity"}``."""
@@ -87,13 +92,17 @@ class _Feed:
         self.failures = 0
 
     def failed(self, evt: Event[Any] | None, exc: Exception) -> Message | None:
-        """Count a failure; the report to emit if it starts a streak, else None."""
+        """Count a failure; the report to emit if it starts a streak, else None.
+
+        Never raises, whatever the event holds (a payload without a name, an exception
+        whose ``str`` raises): a sink failure is always reported.
+        """
         self.failures += 1
         if self.failing:
             return None  # same streak: reported already
         self.failing = True
         error, tb = describe_failure(exc)
-        event = evt.payload.name if evt is not None else ""
+        event = wire_name(evt.payload) if evt is not None else ""
         return SinkError(sink=self.label, error=error, traceback=tb, event=event)
 
 
@@ -135,10 +144,13 @@ class _Recorder(RuntimeExtension):
             self._report(feed, None, exc)
 
     def _report(self, feed: _Feed, evt: Event[Any] | None, exc: Exception) -> None:
-        report = feed.failed(evt, exc)
-        if report is not None:
-            # From inside a handler this is queued and delivered after the current event.
-            self.runtime.ctx.emit(report)
+        try:
+            report = feed.failed(evt, exc)
+            if report is not None:
+                # From inside a handler this is queued and delivered after the current event.
+                self.runtime.ctx.emit(report)
+        except Exception:  # pragma: no cover - failed() is built not to raise
+            log.exception("reporting a failure of sink %s failed", feed.label)
 
     def record(self, evt: Event[Any]) -> None:
         """Give ``evt`` to every sink: the one way events reach sinks."""
@@ -172,7 +184,8 @@ class _Recorder(RuntimeExtension):
         total = 0
         for cls, n in list(self._counts.items()):
             total += n
-            by_name[cls.name] = by_name.get(cls.name, 0) + n
+            name = wire_name(cls)
+            by_name[name] = by_name.get(name, 0) + n
             label = cls.severity.label
             by_severity[label] = by_severity.get(label, 0) + n
         return {"total": total, "by_name": by_name, "by_severity": by_severity}
@@ -317,10 +330,26 @@ class ReplayRuntime(_AddForms, bussdcc.ReplayRuntime):
     events processes derive from them, so re-recording a replay reproduces the recording.
     """
 
-    def __init__(self, speed: float = 1.0) -> None:
-        super().__init__(speed=speed)
+    def __init__(
+        self,
+        speed: float = 1.0,
+        *,
+        max_gap: float | None = 10.0,
+        clock: ReplayClock | None = None,
+    ) -> None:
+        """Gaps between events beyond ``max_gap`` seconds are shortened (None: keep them);
+        see `bussdcc.ReplayRuntime`. ``clock`` (a `ReplayClock`) is the 0.46 way to set the
+        speed; it wins over ``speed``."""
+        super().__init__(speed=speed, max_gap=max_gap, clock=clock)
         self._recorder = self.extend(_Recorder(self, live=False))
 
     def run(self) -> None:
         """Replay every added source (merged by time), then shut down."""
         self.replay(merge_sources(self._recorder.sources))
+
+
+def __getattr__(name: str) -> object:
+    # 0.46 names of this path (bussdcc_framework._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

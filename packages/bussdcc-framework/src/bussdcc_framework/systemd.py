@@ -273,10 +273,9 @@ class SystemdNotifier(Process):
             intervals: dict[str, float] = {}
             statuses = services.statuses()
             for status in statuses:
-                try:
-                    intervals[status.name] = float(services.get(status.name).interval)
-                except KeyError:  # unregistered since statuses() was taken
-                    pass
+                service = services.get(status.name)
+                if service is not None:  # None: unregistered since statuses() was taken
+                    intervals[status.name] = float(service.interval)
             verdict = judge_services(
                 statuses, intervals, ctx.clock.monotonic(), progress, grace=self.grace
             )

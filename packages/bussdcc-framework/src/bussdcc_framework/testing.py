@@ -10,7 +10,10 @@ What an application's own tests need again and again, shipped once (as Flask shi
 * `running` boots a runtime for the length of a ``with`` block and, on a `ManualClock`, waits
   until its services sleep on the clock, so the test moves time itself;
 * `SocketIORecorder` is a Socket.IO client of a `WebInterface` that keeps every ``snapshot``
-  and ``events`` message it receives.
+  and ``events`` message it receives;
+* `StuckClient` is the browser a server must survive: it opens a Socket.IO WebSocket, then
+  never reads again (it can still send, e.g. answer pings), so whatever the server sends it
+  piles up.
 
 Nothing here sleeps for a fixed time: waits are on conditions, with a timeout that only ends a
 test that would otherwise hang (it raises `AssertionError` naming what never happened).
@@ -21,10 +24,18 @@ of this module works without it.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import gzip
+import os
+import socket
+import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import bussdcc
 from bussdcc import Event, ManualClock, Message, Runtime, RuntimeExtension
@@ -37,7 +48,9 @@ __all__ = [
     "EventRecorder",
     "ReplayTrace",
     "SocketIORecorder",
+    "StuckClient",
     "running",
+    "segment_lines",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -368,3 +381,130 @@ class SocketIORecorder(_Waitable):
 
     def __exit__(self, *exc_info: object) -> None:
         self.disconnect()
+
+
+def segment_lines(root: str | os.PathLike[str]) -> list[bytes]:
+    """Every line of every JSONL segment under ``root`` (``YYYY-MM-DD/HH-MM-SS.jsonl``, plain
+    or gzip-compressed as a sink with ``compress=True`` leaves them), in segment order, as
+    raw bytes: a test sees torn or invalid lines exactly as written. A compressed segment cut
+    short yields the lines before the break."""
+    lines: list[bytes] = []
+    for path in sorted(Path(root).glob("*/*.jsonl*"), key=lambda p: (p.parent.name, p.name)):
+        if path.suffix == ".gz":
+            data = b""
+            with gzip.open(path, "rb") as file, contextlib.suppress(EOFError, OSError):
+                while chunk := file.read(1 << 16):
+                    data += chunk
+        else:
+            data = path.read_bytes()
+        lines.extend(data.splitlines())
+    return lines
+
+
+class StuckClient:
+    """A Socket.IO client that stops reading: a raw WebSocket with a tiny receive buffer.
+
+    `connect` sends the WebSocket handshake for ``/socket.io/?EIO=4&transport=websocket``
+    (with ``headers`` added, e.g. ``Origin`` or ``Cookie``), reads the server's answer and
+    returns its HTTP status (101 when it accepted); on 101 it also joins the default
+    namespace (Socket.IO ``"40"``). After that nothing is ever read, so the server's
+    messages fill the socket buffers and then whatever the server queues for it.
+    `send_text` sends a frame anyway: `pong` answers the server's pings blindly, the way a
+    client that keeps its connection alive without reading would. No dependency: plain
+    sockets.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        receive_buffer: int = 4096,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.headers = dict(headers or {})
+        self.receive_buffer = receive_buffer
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.status = 0
+        """The HTTP status the server answered the handshake with (0 before `connect`)."""
+        self.response = b""
+        """The server's handshake response (status line and headers)."""
+
+    def connect(self) -> int:
+        """Open the WebSocket; the handshake's HTTP status (101: accepted).
+
+        Raises:
+            OSError: if the server cannot be reached or closes before answering.
+        """
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Set before connecting, so the window the server sees stays small.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
+        sock.settimeout(self.timeout)
+        sock.connect((self.host, self.port))
+        self.sock = sock
+        headers = {
+            "Host": f"{self.host}:{self.port}",
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode("ascii"),
+            "Sec-WebSocket-Version": "13",
+            **self.headers,
+        }
+        request = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+        request += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sock.sendall((request + "\r\n").encode("latin-1"))
+        response = b""
+        while b"\r\n\r\n" not in response:
+            # One byte at a time: nothing past the handshake is read (not even the OPEN).
+            chunk = sock.recv(1)
+            if not chunk:
+                raise OSError(
+                    f"the server closed the connection during the handshake: {response!r}"
+                )
+            response += chunk
+        self.response = response
+        self.status = int(response.split(b" ", 2)[1])
+        if self.status == 101:
+            self.send_text("40")
+        return self.status
+
+    def send_text(self, text: str) -> None:
+        """Send one masked text frame (as every client must).
+
+        Raises:
+            OSError: if the connection is gone (the server dropped the client).
+        """
+        if self.sock is None:
+            raise OSError("not connected")
+        data = text.encode("utf-8")
+        mask = os.urandom(4)
+        if len(data) < 126:
+            head = struct.pack("!BB", 0x81, 0x80 | len(data))
+        else:
+            head = struct.pack("!BBH", 0x81, 0x80 | 126, len(data))
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+        self.sock.sendall(head + mask + masked)
+
+    def pong(self) -> bool:
+        """Send an Engine.IO pong ("3"); False when the server has dropped the connection."""
+        try:
+            self.send_text("3")
+        except OSError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the socket without a closing handshake."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def __enter__(self) -> StuckClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -64,3 +64,10 @@ __all__ = [
     "describe_failure",
     "message",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # 0.42 top-level names (DeviceProtocol, RuntimeProtocol, get_version); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

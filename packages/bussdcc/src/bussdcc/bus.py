@@ -10,6 +10,9 @@ The guarantees, each proved in ``tests/test_bus.py``:
 * A failing subscriber never stops delivery to the others. Its failure becomes a message
   (``event.subscriber_error`` unless the subscription says otherwise) -- except while handling
   an ERROR-or-worse event, where it is counted and logged instead, so a cascade cannot loop.
+* Reporting a failure never fails: an exception whose ``str`` raises, a payload without a
+  name, or a subscription's own reporter that raises still yield a report
+  (``tests/test_error_reporting.py``).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ._compat.bus import LegacyBusAPI, emit_event
 from ._validate import aware_datetime
 from .clock import ClockProtocol, SystemClock
 from .event import Event
-from .message import EventSubscriberError, Message, Severity
+from .message import EventSubscriberError, Message, Severity, wire_name
 
 # Event._stamped without the classmethod call: the bus builds one event per emit.
 _tuple_new = tuple.__new__
@@ -42,8 +46,32 @@ _MessageTypes = type[Message] | tuple[type[Message], ...]
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
-    """``("TypeName: text", formatted traceback)`` for an exception: the one error format."""
-    return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
+    """``("TypeName: text", formatted traceback)`` for an exception: the one error format.
+
+    Never raises: an exception whose ``__str__`` (or ``__repr__``) raises is described as
+    ``"TypeName: <str() failed: ...>"``, and a traceback that cannot be formatted as
+    ``"<traceback unavailable: ...>"`` -- an error reporter must not fail on what it reports.
+    """
+    try:
+        kind = type(exc).__name__
+    except Exception:  # pragma: no cover - a metaclass with a broken __name__
+        kind = "<unknown exception type>"
+    try:
+        text = str(exc)
+    except Exception as broken:
+        text = f"<str() failed: {_safe_kind(broken)}>"
+    try:
+        tb = "".join(traceback.format_exception(exc))
+    except Exception as broken:
+        tb = f"<traceback unavailable: {_safe_kind(broken)}>"
+    return f"{kind}: {text}", tb
+
+
+def _safe_kind(exc: BaseException) -> str:
+    try:
+        return type(exc).__name__
+    except Exception:  # pragma: no cover
+        return "?"
 
 
 def _label(handler: Callable[..., object]) -> str:
@@ -93,7 +121,7 @@ class Subscription:
         return f"<Subscription {self.label} {state}>"
 
 
-class EventBus:
+class EventBus(LegacyBusAPI):
     """Routes each message to the subscribers of its class or any base class, in order."""
 
     def __init__(self, clock: ClockProtocol | None = None) -> None:
@@ -167,6 +195,9 @@ class EventBus:
             TypeError: if ``message`` is not a `Message` instance.
         """
         if not isinstance(message, Message):
+            legacy: Any = message  # type: ignore[unreachable]  # untyped callers get here
+            if isinstance(legacy, Event):  # the 0.42 form (bussdcc._compat.bus)
+                return emit_event(self, legacy)
             raise TypeError(f"can only emit Message instances, got {type(message).__name__}")
         return self._publish(message, self._stamp())
 
@@ -229,26 +260,42 @@ class EventBus:
                     self._failed(sub, evt, exc)
 
     def _failed(self, sub: Subscription, evt: Event[Message], exc: Exception) -> None:
-        if evt.payload.severity >= Severity.ERROR:
+        # Runs inside delivery: whatever goes wrong here must not stop it.
+        try:
+            report = self._failure_report(sub, evt, exc)
+            if report is not None:
+                self._publish(report, self._stamp())  # queued: we are dispatching
+        except Exception:  # pragma: no cover - every step above is guarded already
+            _log.exception("reporting a failure of %s failed", sub.label)
+
+    def _failure_report(
+        self, sub: Subscription, evt: Event[Message], exc: Exception
+    ) -> Message | None:
+        payload = evt.payload
+        if payload.severity >= Severity.ERROR:
             self.suppressed_failures += 1
             _log.error(
                 "%s failed while handling %s (seq %d); not re-emitted",
                 sub.label,
-                evt.payload.name,
+                wire_name(payload),
                 evt.seq,
                 exc_info=exc,
             )
-            return
-        try:
-            if sub.on_error is not None:
-                report = sub.on_error(evt, exc)
+            return None
+        if sub.on_error is not None:
+            try:
+                # Typed as Message | None, but a reporter is user code: check what it gave.
+                custom: object = sub.on_error(evt, exc)
+            except Exception:
+                # The subscription's own reporter failed: report it the generic way instead.
+                _log.exception("error reporter of %s failed", sub.label)
             else:
-                error, tb = describe_failure(exc)
-                report = EventSubscriberError(
-                    handler=sub.label, event=evt.payload.name, error=error, traceback=tb
-                )
-        except Exception:
-            _log.exception("error reporter of %s failed", sub.label)
-            return
-        if report is not None:
-            self.emit(report)
+                if custom is None:
+                    return None
+                if isinstance(custom, Message):
+                    return custom
+                _log.error("error reporter of %s returned %r, not a Message", sub.label, custom)
+        error, tb = describe_failure(exc)
+        return EventSubscriberError(
+            handler=sub.label, event=wire_name(payload), error=error, traceback=tb
+        )

@@ -214,19 +214,66 @@ class ManualClock:
         self._cond.notify_all()
 
 
+_DEFAULT_MAX_GAP = 10.0
+"""Seconds: the longest gap between two events a `ReplayRuntime` keeps (see `ReplayClock`)."""
+
+
 class ReplayClock(ManualClock):
     """A clock whose time follows replayed events.
 
     `advance_to(time)` moves the clock to an event's time; with ``speed`` > 0 it first waits
     in real time for the gap divided by ``speed`` (2.0 replays twice as fast); ``speed`` 0
     replays as fast as possible.
+
+    Any recorded time is survived:
+
+    - a gap longer than ``max_gap`` seconds (None, the default here, keeps every gap;
+      `ReplayRuntime` passes 10 s) is shortened to ``max_gap``: the replay waits
+      ``max_gap / speed`` and the monotonic clock (what services tick by) moves
+      ``max_gap``, while `now_utc` still becomes the
+      event's time, as a wall clock stepping forward would. This does not depend on
+      ``speed``, so the state and event sequence stay the same at every speed;
+    - a step backwards (a wall-clock correction in the recording) moves `now_utc` back to the
+      event's time without waiting; the monotonic clock never goes back;
+    - a wait longer than the platform can sleep (``threading.TIMEOUT_MAX``) is cut to it, so a
+      recorded year 0001 or 9999 never raises ``OverflowError``.
+
+    Controls, usable from any thread while a replay runs: `pause` holds the replay before
+    the next event (or in the middle of a wait) until `resume`; a new ``speed`` applies to
+    the rest of the current wait within `CONTROL_LATENCY` seconds; `seek` replays every event
+    before a time without pacing or pausing. None of them changes which events are replayed
+    or in what order, so the state reached is the one a straight replay reaches.
     """
 
-    def __init__(self, start: datetime | None = None, *, speed: float = 1.0) -> None:
-        """Raises ``TypeError``/``ValueError`` as `ManualClock`, and for a ``speed`` < 0."""
+    CONTROL_LATENCY = 0.05
+    """Seconds: how late a pause or speed change may be noticed during a wait."""
+
+    def __init__(
+        self,
+        start: datetime | None = None,
+        *,
+        speed: float = 1.0,
+        max_gap: float | None = None,
+    ) -> None:
+        """Raises ``TypeError``/``ValueError`` as `ManualClock`, for a ``speed`` < 0, and for
+        a ``max_gap`` that is not None or a number >= 0."""
         super().__init__(start)
         self.speed = non_negative_number(speed, "replay speed")
+        self.max_gap = max_gap
         self._started_at = start is not None
+        # Controls (see `pause`, `seek`): set from any thread, read by the replaying one.
+        self._paused = False
+        self._holding = False
+        self._seek_to: datetime | None = None
+
+    @property
+    def max_gap(self) -> float | None:
+        """The longest gap kept, in seconds; None keeps every gap as recorded."""
+        return self._max_gap
+
+    @max_gap.setter
+    def max_gap(self, value: float | None) -> None:
+        self._max_gap = None if value is None else non_negative_number(value, "max_gap")
 
     def start_at(self, time_utc: datetime) -> None:
         """Set the clock's origin to ``time_utc`` (only before it has moved).
@@ -241,21 +288,26 @@ class ReplayClock(ManualClock):
             self._started_at = True
 
     def advance_to(self, time_utc: datetime, cancel: threading.Event | None = None) -> bool:
-        """Move to ``time_utc`` (never backwards), pacing by ``speed``; True if cancelled."""
+        """Move to ``time_utc``, pacing by ``speed`` and shortening gaps beyond ``max_gap``;
+        True if cancelled."""
         if not self._started_at:
             self.start_at(time_utc)
         # Once per replayed event: seconds since the origin, not a datetime per call.
         target = (time_utc - self._start).total_seconds()
         gap = target - self._now
+        if (self._paused or self._seek_to is not None) and self._hold(time_utc, cancel):
+            return True
         if gap <= 0:
+            if gap < 0:
+                self._rebase(time_utc)  # a step back: the wall clock follows, monotonic stays
             return bool(cancel is not None and cancel.is_set())
-        if self.speed > 0:
-            wait = gap / self.speed
-            if cancel is not None:
-                if cancel.wait(wait):
-                    return True
-            else:
-                time.sleep(wait)
+        max_gap = self._max_gap
+        if max_gap is not None and gap > max_gap:
+            gap = max_gap
+            target = self._now + max_gap
+            self._rebase(time_utc - timedelta(seconds=max_gap))
+        if self.speed > 0 and self._pace(time_utc, gap, cancel):
+            return True
         # acquire/release are the lock's own (C) methods; `with` would add two Python calls.
         cond = self._cond
         cond.acquire()
@@ -268,3 +320,106 @@ class ReplayClock(ManualClock):
         finally:
             cond.release()
         return False
+
+    def _rebase(self, time_utc: datetime) -> None:
+        """Make `now_utc` read ``time_utc`` without moving the monotonic clock."""
+        with self._cond:
+            self._start = time_utc - timedelta(seconds=self._now)
+
+    # --- controls ---------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        """Whether `pause` holds the replay (it may still be finishing a seek)."""
+        return self._paused
+
+    @property
+    def holding(self) -> bool:
+        """Whether the replay is waiting right now because of `pause`: every event before
+        the held one has been replayed and nothing more will be until `resume`."""
+        return self._holding
+
+    @property
+    def seeking(self) -> datetime | None:
+        """The time `seek` is replaying to, or None once reached (or never asked)."""
+        return self._seek_to
+
+    def pause(self) -> None:
+        """Hold the replay before its next event (or within `CONTROL_LATENCY` of a wait in
+        progress, the rest of which is kept) until `resume`. Idempotent."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Let a paused replay go on. Idempotent."""
+        self._paused = False
+
+    def seek(self, time_utc: datetime | None) -> None:
+        """Replay every event before ``time_utc`` as fast as possible (neither paced nor
+        held by `pause`), then go on as before: paused if paused, else at ``speed``.
+
+        The clock only moves forwards: a ``time_utc`` at or before the clock's is reached
+        at once, and getting back to it means replaying the source from its start with a
+        seek to it. None cancels a seek in progress.
+
+        Raises:
+            TypeError: if ``time_utc`` is not a datetime or None.
+            ValueError: if it is naive.
+        """
+        if time_utc is not None:
+            time_utc = aware_datetime(time_utc, "time_utc")
+            if self._started_at and time_utc <= self.now_utc():
+                time_utc = None  # already there
+        self._seek_to = time_utc
+
+    def _skipping(self, time_utc: datetime) -> bool:
+        """Whether the event at ``time_utc`` lies before the seek target (reached: cleared)."""
+        seek_to = self._seek_to
+        if seek_to is None:
+            return False
+        if time_utc < seek_to:
+            return True
+        self._seek_to = None
+        return False
+
+    def _hold(self, time_utc: datetime, cancel: threading.Event | None) -> bool:
+        """Wait while paused (unless seeking past ``time_utc``); True if cancelled."""
+        if self._skipping(time_utc):
+            return False
+        self._holding = self._paused
+        try:
+            while self._paused:
+                if _nap(self.CONTROL_LATENCY, cancel):
+                    return True
+                if self._skipping(time_utc):  # a seek arrived while held
+                    return False
+        finally:
+            self._holding = False
+        return False
+
+    def _pace(self, time_utc: datetime, gap: float, cancel: threading.Event | None) -> bool:
+        """Wait ``gap`` recorded seconds in real time at ``speed``, re-reading the controls
+        every `CONTROL_LATENCY` seconds; True if cancelled."""
+        if self._skipping(time_utc):
+            return False
+        left = gap  # recorded seconds still to wait
+        while left > 0:
+            if self._paused and self._hold(time_utc, cancel):
+                return True
+            speed = self.speed
+            if speed <= 0 or self._seek_to is not None:
+                return False  # full speed now, or a seek arrived: no more waiting
+            # TIMEOUT_MAX bounds one wait, so no recorded gap makes the wait overflow.
+            step = min(left / speed, self.CONTROL_LATENCY, threading.TIMEOUT_MAX)
+            began = time.monotonic()
+            if _nap(step, cancel):
+                return True
+            left -= (time.monotonic() - began) * speed
+        return False
+
+
+def _nap(seconds: float, cancel: threading.Event | None) -> bool:
+    """Sleep ``seconds`` in real time; True (at once) if ``cancel`` is set."""
+    if cancel is not None:
+        return cancel.wait(seconds)
+    time.sleep(seconds)
+    return False

@@ -64,9 +64,18 @@ class Device:
             self.ctx.emit(DeviceOnline(device=self.id, kind=self.kind))
         self.online = True
 
-    def set_offline(self, error: str | None = None) -> None:
-        """Report that the device stopped working (emits `device.offline` on a change)."""
+    def set_offline(self, error: str | BaseException | None = None) -> None:
+        """Report that the device stopped working (emits `device.offline` on a change).
+
+        ``error`` says why, as text. An exception (the 0.42 form) is still taken, with a
+        `DeprecationWarning`, and written as ``"TypeName: text"``.
+        """
         from .message import DeviceOffline
+
+        if isinstance(error, BaseException):
+            from ._compat.devices import error_text
+
+            error = error_text(error)
 
         if self.online and self.ctx is not None:
             self.online = False
@@ -151,6 +160,9 @@ class Service:
     enabled: bool = True
     """A disabled service is registered but not started until enabled."""
     subscriptions: tuple[type[Message], ...] = (Message,)
+
+    ctx: ContextProtocol | None = None
+    """The runtime's context, set when the service is registered."""
 
     @property
     def component_name(self) -> str:

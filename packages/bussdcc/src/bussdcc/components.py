@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from ._compat.managers import LegacyRegistryLookups
 from ._validate import boolean, name_string
 from .bus import Subscription, describe_failure
 from .component import Device, Process, _overrides
@@ -21,6 +22,7 @@ from .message import (
     ProcessError,
     ProcessStarted,
     ProcessStopped,
+    wire_name,
 )
 
 if TYPE_CHECKING:
@@ -49,7 +51,7 @@ class _BootFailure(Exception):
         self.cause = cause
 
 
-class _Registry(Generic[_C]):
+class _Registry(LegacyRegistryLookups, Generic[_C]):
     """Ordered components of one kind. Boot brings them up in order; teardown in reverse."""
 
     kind = "component"
@@ -96,11 +98,9 @@ class _Registry(Generic[_C]):
                 self._bring_down(component)
         return component
 
-    def get(self, key: str) -> _C:
-        try:
-            return self._items[key]
-        except KeyError:
-            raise KeyError(f"no {self.kind} named {key!r}") from None
+    def get(self, key: str) -> _C | None:
+        """The component registered as ``key``, or None (as in 0.42)."""
+        return self._items.get(key)
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
@@ -262,7 +262,7 @@ class ProcessManager(_Registry[Process]):
             self._subscriptions[name] = ctx.events.subscribe(
                 item.subscriptions,
                 functools.partial(item.handle_event, ctx),  # cheaper than a lambda per event
-                on_error=lambda evt, exc: self.failed(name, exc, evt.payload.name),
+                on_error=lambda evt, exc: self.failed(name, exc, wire_name(evt.payload)),
                 label=f"{self.kind}:{name}",
             )
         ctx.emit(self.started(name))

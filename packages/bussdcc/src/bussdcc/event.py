@@ -10,6 +10,14 @@ from .message import Message
 
 __all__ = ["Event"]
 
+
+def __getattr__(name: str) -> object:
+    # 0.42 names of this path (bussdcc._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)
+
+
 _T_co = TypeVar("_T_co", bound=Message, covariant=True)
 
 _tuple_new = tuple.__new__

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 import itertools
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from ._validate import non_negative_number
-from .clock import ReplayClock
+from .clock import _DEFAULT_MAX_GAP, ReplayClock
 from .component import _overrides
 from .event import Event
 from .extension import RuntimeExtension
@@ -19,6 +21,17 @@ if TYPE_CHECKING:
     from .context import ContextProtocol
 
 __all__ = ["EventSink", "EventSource", "ReplayRuntime"]
+
+_logger = logging.getLogger(__name__)
+
+
+class _Keep(enum.Enum):
+    """`ReplayRuntime.replay`'s default ``max_gap``: keep the clock's (None means no limit)."""
+
+    KEEP = enum.auto()
+
+
+_KEEP: Final = _Keep.KEEP
 
 
 @runtime_checkable
@@ -51,16 +64,31 @@ class ReplayRuntime(Runtime):
     registered `RuntimeExtension` gets ``replayed(runtime, original, emitted)``: ``original``
     as the source gave it (recorded time and ``seq``), ``emitted`` as this run numbered it.
     That is how a recorder sees exactly the recorded events and not the ones derived from them.
+
+    Gaps between events longer than ``max_gap`` seconds (default 10; None keeps real gaps)
+    are shortened, a step backwards in time is followed without waiting, and an event whose
+    time the clock cannot represent (within reach of year 1 or 9999) is skipped with a
+    warning and counted in `skipped`; see `ReplayClock`. None of these depends on ``speed``.
     """
 
     clock: ReplayClock
 
-    def __init__(self, speed: float = 1.0, *, clock: ReplayClock | None = None) -> None:
-        """Raises ``TypeError``/``ValueError`` for a ``speed`` that is not a number >= 0."""
-        super().__init__(clock=clock or ReplayClock(speed=speed))
+    def __init__(
+        self,
+        speed: float = 1.0,
+        *,
+        max_gap: float | None = _DEFAULT_MAX_GAP,
+        clock: ReplayClock | None = None,
+    ) -> None:
+        """Raises ``TypeError``/``ValueError`` for a ``speed`` that is not a number >= 0 or a
+        ``max_gap`` that is not None or a number >= 0. A given ``clock`` keeps its own
+        ``speed`` and ``max_gap``."""
+        super().__init__(clock=clock or ReplayClock(speed=speed, max_gap=max_gap))
         self._cancel = threading.Event()
         self.replayed = 0
         """How many events the last `replay` re-emitted."""
+        self.skipped = 0
+        """How many events the last `replay` skipped because their time is out of range."""
 
     def replay(
         self,
@@ -68,28 +96,39 @@ class ReplayRuntime(Runtime):
         speed: float | None = None,
         start_at: datetime | None = None,
         end_at: datetime | None = None,
+        *,
+        max_gap: float | _Keep | None = _KEEP,
     ) -> int:
         """Replay ``source`` (events in time order) between ``start_at`` (inclusive) and
-        ``end_at`` (exclusive); return how many events were re-emitted.
+        ``end_at`` (exclusive); return how many events were re-emitted. ``speed`` and
+        ``max_gap``, when given, replace the clock's (None for ``max_gap``: keep real gaps).
 
         Raises:
             TypeError: if ``source`` is not iterable or yields something that is not an Event,
-                or ``speed`` is not a number.
-            ValueError: if ``speed`` is negative or NaN.
+                or ``speed`` or ``max_gap`` is not a number.
+            ValueError: if ``speed`` or ``max_gap`` is negative or NaN.
         """
         if not isinstance(source, Iterable):
             raise TypeError(f"replay source must be iterable, got {type(source).__name__}")
         if speed is not None:
             self.clock.speed = non_negative_number(speed, "replay speed")
+        if max_gap is not _KEEP:
+            self.clock.max_gap = max_gap
         # Without a window, the loop below checks each item itself: a generator in between
         # would cost a resume per event.
         windowed = start_at is not None or end_at is not None
         events = self._window(source, start_at, end_at) if windowed else iter(source)
+        self.skipped = 0
         first = next(events, None)
-        if first is not None:
+        while first is not None:
             if not isinstance(first, Event):
-                raise TypeError(f"replay source item 0 is not an Event: {first!r}")
-            self.clock.start_at(first.time)
+                raise TypeError(f"replay source item {self.skipped} is not an Event: {first!r}")
+            try:
+                self.clock.start_at(first.time)
+                break
+            except OverflowError:
+                self._skip(first)
+                first = next(events, None)
         self.boot()
         # Each service's first tick runs at once in its own thread: let them all reach their
         # sleep on the replay clock before the first event, so that order never depends on
@@ -112,8 +151,12 @@ class ReplayRuntime(Runtime):
                 time = evt[0]
                 if time.__class__ is not datetime:
                     time = evt.time
-                if self._phase != "running" or advance_to(time, cancel):
-                    break
+                try:
+                    if self._phase != "running" or advance_to(time, cancel):
+                        break
+                except OverflowError:
+                    self._skip(evt)
+                    continue
                 emitted = publish(evt[1], time)
                 self.replayed += 1
                 for ext in listeners:
@@ -124,6 +167,14 @@ class ReplayRuntime(Runtime):
         finally:
             self.shutdown("replay complete")
         return self.replayed
+
+    def _skip(self, evt: Event[Any]) -> None:
+        self.skipped += 1
+        _logger.warning(
+            "replay: skipped %s at %s: the time is out of the clock's range",
+            evt.payload.name,
+            evt.time.isoformat(),
+        )
 
     @staticmethod
     def _window(

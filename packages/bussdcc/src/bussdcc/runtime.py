@@ -7,11 +7,11 @@ overriding its private methods.
 
 from __future__ import annotations
 
-import os
 import threading
 from types import TracebackType
 from typing import Literal, Self, TypeVar
 
+from ._compat.runtime import LegacyRuntimeAPI, adopt_bus, reboot
 from .bus import EventBus, describe_failure
 from .clock import ClockProtocol, SystemClock
 from .component import Device, Process, Service
@@ -27,12 +27,20 @@ from .message import (
     RuntimeShutdown,
     RuntimeShuttingDown,
 )
-from .signals import SignalHandling
+from .signals import SignalHandling, _Latch
 from .state import StateStore
 from .supervisor import ServiceSupervisor, _current_service
 from .version import __version__
 
 __all__ = ["BootError", "Phase", "Runtime", "SignalRuntime", "ThreadedRuntime"]
+
+
+def __getattr__(name: str) -> object:
+    # 0.42 names of this path (bussdcc._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)
+
 
 _D = TypeVar("_D", bound=Device)
 _P = TypeVar("_P", bound=Process)
@@ -41,12 +49,6 @@ _X = TypeVar("_X", bound=RuntimeExtension)
 
 Phase = Literal["created", "booting", "running", "stopping", "stopped"]
 """Where a runtime is in its life (`Runtime.phase`); it only moves forward, in this order."""
-
-# On POSIX a blocking wait is interrupted by a signal (its handler runs at once, then the
-# wait goes on), so run() sleeps until shutdown with no periodic wake-up: a process left
-# running for months should not tick twice a second for nothing. Elsewhere the main thread
-# wakes every half second so it notices Ctrl-C.
-_WAIT_SLICE: float | None = None if os.name == "posix" else 0.5
 
 
 class BootError(RuntimeError):
@@ -69,7 +71,7 @@ class BootError(RuntimeError):
         self.error = error
 
 
-class Runtime:
+class Runtime(LegacyRuntimeAPI):
     """The coordination authority: owns the `Context` and every component's lifecycle.
 
     `boot()`: ``runtime.booting``; devices attach in registration order; processes attach and
@@ -87,10 +89,18 @@ class Runtime:
     with `extend` (the supported seam; the private methods are not).
     """
 
-    def __init__(self, *, clock: ClockProtocol | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: ClockProtocol | None = None,
+        events: EventBus | None = None,
+        state: StateStore | None = None,
+    ) -> None:
+        """``events`` and ``state`` are the 0.42 injection points (deprecated; the runtime
+        builds its own bus and store)."""
         self.clock: ClockProtocol = clock or SystemClock()
-        self.state = StateStore()
-        self.events = EventBus(self.clock)
+        self.state = StateStore() if state is None else state
+        self.events = EventBus(self.clock) if events is None else adopt_bus(events, self.clock)
         self.ctx = Context(self.clock, self.events, self.state, self)
         self.devices = DeviceManager(self.ctx)
         self.processes = ProcessManager(self.ctx)
@@ -99,8 +109,9 @@ class Runtime:
         self.shutdown_reason: str | None = None
         self._phase: Phase = "created"
         self._lifecycle = threading.RLock()
-        self._stopped = threading.Event()
+        self._stopped = _Latch()
         self._extensions: list[RuntimeExtension] = []
+        self._adopt_legacy_hooks()  # 0.42 subclasses' _on_boot/_on_shutdown (bussdcc._compat)
 
     # -- extensions --------------------------------------------------------------------------
 
@@ -190,11 +201,16 @@ class Runtime:
         Raises:
             BootError: a required component or an extension's boot hook failed; the runtime
                 is shut down again. ``cause`` holds the original exception.
-            RuntimeError: the runtime was already shut down (create a new one).
+            RuntimeError: the runtime is shutting down right now.
+
+        Booting a runtime again after it has shut down works as in 0.42, with a
+        `DeprecationWarning` (create a new runtime instead).
         """
         with self._lifecycle:
-            if self._phase in ("stopping", "stopped"):
-                raise RuntimeError("this runtime has been shut down; create a new one")
+            if self._phase == "stopped":
+                reboot(self)
+            if self._phase == "stopping":
+                raise RuntimeError("this runtime is shutting down; create a new one")
             if self._phase != "created":
                 return
             self._phase = "booting"
@@ -266,12 +282,12 @@ class Runtime:
             self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the runtime has shut down; False if ``timeout`` passed first."""
-        if timeout is not None:
-            return self._stopped.wait(timeout)
-        while not self._stopped.wait(_WAIT_SLICE):
-            pass
-        return True
+        """Block until the runtime has shut down; False if ``timeout`` passed first.
+
+        In the main thread the wait never delays a signal handler, whichever thread the OS
+        delivered the signal to (see `SignalHandling`), and it does not wake periodically.
+        """
+        return self._stopped.wait(timeout)
 
     def run(self) -> None:
         """Boot (if needed) and block until shutdown; returns at once if already shut down."""

@@ -10,6 +10,14 @@ from ._validate import dotted_path
 
 __all__ = ["StateStore"]
 
+
+def __getattr__(name: str) -> object:
+    # 0.42 names of this path (bussdcc._compat.modules); deprecated.
+    from ._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)
+
+
 _MISSING: Any = object()
 
 

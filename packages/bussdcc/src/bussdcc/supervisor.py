@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from ._compat.managers import LegacySupervisorLookups
 from ._validate import (
     boolean,
     name_string,
@@ -28,6 +29,7 @@ from .message import (
     ServiceRestart,
     ServiceStarted,
     ServiceStopped,
+    wire_name,
 )
 
 if TYPE_CHECKING:
@@ -107,7 +109,7 @@ class _Supervised:
         )
 
 
-class ServiceSupervisor:
+class ServiceSupervisor(LegacySupervisorLookups):
     """Owns the services of one runtime (``rt.services``).
 
     Each service runs `start`, then `tick` every ``interval`` seconds on fixed slots of the
@@ -150,6 +152,7 @@ class ServiceSupervisor:
             if name in self._entries:
                 raise ValueError(f"a service named {name!r} is already registered")
             entry = self._entries[name] = _Supervised(service)
+            service.ctx = self._ctx
             if self._active and entry.enabled:
                 self._launch(entry)
         return service
@@ -173,8 +176,10 @@ class ServiceSupervisor:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, name: str) -> Service:
-        return self._get(name).service
+    def get(self, name: str) -> Service | None:
+        """The service registered as ``name``, or None (as in 0.42)."""
+        entry = self._entries.get(name)
+        return None if entry is None else entry.service
 
     def _get(self, name: str) -> _Supervised:
         try:
@@ -406,4 +411,6 @@ class ServiceSupervisor:
     def _event_error(self, entry: _Supervised, evt: Event[Message], exc: Exception) -> Message:
         error, tb = describe_failure(exc)
         entry.last_error = error
-        return ServiceError(service=entry.name, error=error, traceback=tb, event=evt.payload.name)
+        return ServiceError(
+            service=entry.name, error=error, traceback=tb, event=wire_name(evt.payload)
+        )

@@ -12,8 +12,8 @@ parameter so tests can feed it fixed readings.
 
 from __future__ import annotations
 
-from .absence import RECHECK_ABSENT
-from .cadence import EVERY_HOUR, EVERY_TEN_MINUTES, OnChange
+from .absence import RECHECK_ABSENT, REPEAT_UNAVAILABLE
+from .cadence import EVERY_HOUR, EVERY_MINUTE, EVERY_TEN_MINUTES, OnChange
 from .cpu import CpuCollector, CpuTimes
 from .disk import DiskCollector, MountTable
 from .diskio import DiskIoCollector
@@ -28,9 +28,11 @@ from .wear import StorageWearCollector
 
 __all__ = [
     "EVERY_HOUR",
+    "EVERY_MINUTE",
     "EVERY_TEN_MINUTES",
     "GET_THROTTLED_SYSFS",
     "RECHECK_ABSENT",
+    "REPEAT_UNAVAILABLE",
     "Collector",
     "CpuCollector",
     "CpuTimes",

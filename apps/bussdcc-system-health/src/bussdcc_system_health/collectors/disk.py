@@ -10,8 +10,9 @@ import psutil
 
 from ..message import DiskUsageUpdated, Filesystem
 from ..telemetry.filesystems import Mount, real_filesystems
+from .cadence import EVERY_MINUTE, OnChange
 
-__all__ = ["DiskCollector", "MountTable"]
+__all__ = ["MEANINGFUL_CHANGE", "DiskCollector", "MountTable", "same_usage"]
 
 
 def _mounts() -> list[Mount]:
@@ -57,12 +58,44 @@ class MountTable:
         self._file = self._poll = None
 
 
+MEANINGFUL_CHANGE = 0.001
+"""A change of used bytes worth reporting at once: a thousandth of the filesystem's size,
+the resolution of the percentage the dashboard shows (0.1 %)."""
+
+
+def same_usage(previous: DiskUsageUpdated, current: DiskUsageUpdated) -> bool:
+    """Whether ``current`` is no news after ``previous``: the same filesystems, mounted the
+    same way with the same size, each with used bytes within `MEANINGFUL_CHANGE` of its size."""
+    if len(previous.filesystems) != len(current.filesystems):
+        return False
+    for before, after in zip(previous.filesystems, current.filesystems, strict=True):
+        if (before.mountpoint, before.device, before.fstype, before.total) != (
+            after.mountpoint,
+            after.device,
+            after.fstype,
+            after.total,
+        ):
+            return False
+        if abs(after.used - before.used) >= after.total * MEANINGFUL_CHANGE:
+            return False
+    return True
+
+
 class DiskCollector:
     """Capacity of every real mounted filesystem (see `real_filesystems`).
 
     A filesystem whose usage cannot be read (a stale network mount, a permission error) is
     left out of that sample; the others are still reported. By default the mount table is
     read again only after a mount or unmount (see `MountTable`).
+
+    Capacity changes slowly: a sample is reported when a filesystem appears, goes or is
+    resized, or its used bytes moved by a thousandth of its size since the last report
+    (`same_usage`), and at least every ``repeat`` seconds (default a minute); in between
+    `collect` returns None and the state keeps the last report.
+
+    Raises:
+        TypeError: if ``repeat`` is not a number.
+        ValueError: if ``repeat`` is negative, NaN or infinite.
     """
 
     name = "disk"
@@ -71,11 +104,16 @@ class DiskCollector:
         self,
         read_mounts: Callable[[], Sequence[Mount]] | None = None,
         read_usage: Callable[[str], Any] = psutil.disk_usage,
+        *,
+        repeat: float = EVERY_MINUTE,
     ) -> None:
+        self._news: OnChange[DiskUsageUpdated] = OnChange(
+            repeat, argument="repeat", same=same_usage
+        )
         self._read_mounts = read_mounts if read_mounts is not None else MountTable()
         self._read_usage = read_usage
 
-    def collect(self, now: float) -> DiskUsageUpdated:
+    def collect(self, now: float) -> DiskUsageUpdated | None:
         filesystems = []
         for mount in real_filesystems(self._read_mounts()):
             try:
@@ -93,4 +131,4 @@ class DiskCollector:
                     percent=float(usage.percent),
                 )
             )
-        return DiskUsageUpdated(filesystems=tuple(filesystems))
+        return self._news(now, DiskUsageUpdated(filesystems=tuple(filesystems)))

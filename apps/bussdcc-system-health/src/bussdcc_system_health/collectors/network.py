@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import psutil
 
@@ -25,7 +26,8 @@ class NetworkCollector:
     The first sample only records the counters and reports nothing (None): a rate needs an
     interval. Afterwards each sample covers the time since the previous one. Counters that
     go backwards give no rate for that interval (see `counter_rate`). Loopback is left out
-    unless ``include_loopback``.
+    unless ``include_loopback``. Rates are rounded to whole bytes per second and the
+    interval to milliseconds.
     """
 
     name = "network"
@@ -51,10 +53,23 @@ class NetworkCollector:
         self._previous, self._previous_time = current, now
         if previous is None or elapsed <= 0:
             return None
-        interfaces = interface_throughput(previous, current, elapsed)
+        # Whole bytes per second and whole milliseconds: the digits beyond are noise of
+        # the sampling moment, yet would cost the log a dozen characters per figure.
+        interfaces = tuple(
+            replace(
+                nic,
+                rx_bytes_per_s=_whole(nic.rx_bytes_per_s),
+                tx_bytes_per_s=_whole(nic.tx_bytes_per_s),
+            )
+            for nic in interface_throughput(previous, current, elapsed)
+        )
         return NetworkUsageUpdated(
-            interval=elapsed,
-            rx_bytes_per_s=sum(i.rx_bytes_per_s or 0.0 for i in interfaces),
-            tx_bytes_per_s=sum(i.tx_bytes_per_s or 0.0 for i in interfaces),
+            interval=round(elapsed, 3),
+            rx_bytes_per_s=float(sum(i.rx_bytes_per_s or 0.0 for i in interfaces)),
+            tx_bytes_per_s=float(sum(i.tx_bytes_per_s or 0.0 for i in interfaces)),
             interfaces=interfaces,
         )
+
+
+def _whole(rate: float | None) -> float | None:
+    return None if rate is None else float(round(rate))

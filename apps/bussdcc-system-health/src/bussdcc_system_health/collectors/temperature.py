@@ -9,7 +9,7 @@ from typing import Any
 import psutil
 
 from ..message import TemperatureSensor, TemperatureUpdated
-from .absence import RECHECK_ABSENT, Absence
+from .absence import RECHECK_ABSENT, REPEAT_UNAVAILABLE, Absence
 
 __all__ = ["TemperatureCollector"]
 
@@ -30,11 +30,13 @@ class TemperatureCollector:
     """Every temperature sensor psutil can read (hwmon, thermal zones).
 
     With no sensors the message says so (``available=False`` and a reason), never a number;
-    the next ``recheck_absent`` seconds repeat that message without looking again.
+    the next ``recheck_absent`` seconds reuse that message without looking again. An
+    unavailable message is emitted when it changes and every ``repeat_unavailable`` seconds
+    (10 minutes), else `collect` returns None; readings are emitted every tick.
 
     Raises:
-        TypeError: if ``recheck_absent`` is not a number.
-        ValueError: if ``recheck_absent`` is negative, NaN or infinite.
+        TypeError: if ``recheck_absent`` or ``repeat_unavailable`` is not a number.
+        ValueError: if either is negative, NaN or infinite.
     """
 
     name = "temperature"
@@ -44,18 +46,19 @@ class TemperatureCollector:
         read: Callable[[], Mapping[str, Sequence[Any]] | None] = _sensors,
         *,
         recheck_absent: float = RECHECK_ABSENT,
+        repeat_unavailable: float = REPEAT_UNAVAILABLE,
     ) -> None:
         self._read = read
-        self._absence: Absence[TemperatureUpdated] = Absence(recheck_absent)
+        self._absence: Absence[TemperatureUpdated] = Absence(recheck_absent, repeat_unavailable)
 
-    def collect(self, now: float) -> TemperatureUpdated:
-        remembered = self._absence.recent(now)
-        if remembered is not None:
-            return remembered
-        chips = self._read()
-        # Only "nothing there" is remembered: a sensor that exists but read badly is read
-        # again next tick.
-        return self._absence.note(now, self._message(chips), absent=not chips)
+    def collect(self, now: float) -> TemperatureUpdated | None:
+        msg = self._absence.recent(now)
+        if msg is None:
+            chips = self._read()
+            # Only "nothing there" is remembered: a sensor that exists but read badly is read
+            # again next tick.
+            msg = self._absence.note(now, self._message(chips), absent=not chips)
+        return self._absence.due(now, msg, msg.available)
 
     @staticmethod
     def _message(chips: Mapping[str, Sequence[Any]] | None) -> TemperatureUpdated:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..message import ThrottlingUpdated
 from ..telemetry.throttling import decode_throttled, parse_throttled
-from .absence import RECHECK_ABSENT, Absence
+from .absence import RECHECK_ABSENT, REPEAT_UNAVAILABLE, Absence
 
 __all__ = ["GET_THROTTLED_SYSFS", "ThrottlingCollector"]
 
@@ -37,12 +37,13 @@ class ThrottlingCollector:
     Reads the sysfs file first (no process per tick) and falls back to ``vcgencmd
     get_throttled``; both report the same firmware value. Where neither exists, or neither
     can be read, the message is ``available=False`` with a reason naming what was tried.
-    Where neither exists (not a Pi), the next ``recheck_absent`` seconds repeat that message
-    without looking again.
+    Where neither exists (not a Pi), the next ``recheck_absent`` seconds reuse that message
+    without looking again. An unavailable message is emitted when it changes and every
+    ``repeat_unavailable`` seconds (10 minutes), else `collect` returns None.
 
     Raises:
-        TypeError: if ``recheck_absent`` is not a number.
-        ValueError: if ``recheck_absent`` is negative, NaN or infinite.
+        TypeError: if ``recheck_absent`` or ``repeat_unavailable`` is not a number.
+        ValueError: if either is negative, NaN or infinite.
     """
 
     name = "throttling"
@@ -54,20 +55,21 @@ class ThrottlingCollector:
         which: Callable[[str], str | None] = shutil.which,
         run_vcgencmd: Callable[[str], str] = _run_vcgencmd,
         recheck_absent: float = RECHECK_ABSENT,
+        repeat_unavailable: float = REPEAT_UNAVAILABLE,
     ) -> None:
         self._sysfs_path = sysfs_path
         self._which = which
         self._run_vcgencmd = run_vcgencmd
-        self._absence: Absence[ThrottlingUpdated] = Absence(recheck_absent)
+        self._absence: Absence[ThrottlingUpdated] = Absence(recheck_absent, repeat_unavailable)
 
-    def collect(self, now: float) -> ThrottlingUpdated:
-        remembered = self._absence.recent(now)
-        if remembered is not None:
-            return remembered
-        # Only "neither source exists" is remembered: a source that exists but failed (a
-        # vcgencmd timeout) is tried again next tick.
-        msg, absent = self._sample()
-        return self._absence.note(now, msg, absent)
+    def collect(self, now: float) -> ThrottlingUpdated | None:
+        msg = self._absence.recent(now)
+        if msg is None:
+            # Only "neither source exists" is remembered: a source that exists but failed (a
+            # vcgencmd timeout) is tried again next tick.
+            msg, absent = self._sample()
+            self._absence.note(now, msg, absent)
+        return self._absence.due(now, msg, msg.available)
 
     def _sample(self) -> tuple[ThrottlingUpdated, bool]:
         """The message, and whether it is unavailable because no source exists at all."""

@@ -76,9 +76,7 @@ def rebuild(
             if cancel is not None and cancel.is_set():
                 break
             source = JsonlSource(path, end=end, names=SOURCE_NAMES)
-            ingest = builder.ingest
-            for evt in source:
-                ingest(evt.time.timestamp(), evt.payload)
+            builder.ingest_events(source)
             skipped += source.skipped
             done += size
             if progress is not None:

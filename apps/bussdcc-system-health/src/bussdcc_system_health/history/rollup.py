@@ -14,12 +14,15 @@ closes and at least ``commit_interval`` seconds (monotonic) passed since the las
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 import logging
+import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,13 +34,25 @@ from bussdcc.event import Event
 from bussdcc.message import Message, Severity
 
 from ..message import ThrottleFlags, ThrottlingUpdated
-from .series import SOURCE_MESSAGES, readings, throttling_change, timeline_event
+from .series import (
+    BULK_MESSAGES,
+    SOURCE_MESSAGES,
+    columns,
+    throttling_change,
+    timeline_event,
+)
 from .store import EventRow, RollupStore, StoreCorrupt, StoredRow, remove_db
-from .tiers import TIERS, Tier, absorb, bucket_start
+from .tiers import SCALE, TIERS, Tier, absorb, bucket_start
 
 __all__ = ["RollupBuilder", "RollupError", "RollupProcess"]
 
+_THIS_RUN_SLACK = 5.0
+"""Seconds before `start` that still count as this run (boot precedes the processes)."""
+
 logger = logging.getLogger(__name__)
+
+_HUNDRED = float(SCALE).__mul__
+"""``v * 100`` as a C function (readings are kept in hundredths, see `tiers.quantize`)."""
 
 REBUILD_PENDING = "rebuild_pending_before"
 """meta key: readings before this POSIX time are still to be rebuilt from the log."""
@@ -101,6 +116,9 @@ class RollupBuilder:
         self._finest = self.tiers[0].seconds
         # Open buckets, one per tier: series -> [min, max, sum, count] in hundredths.
         self._open: list[dict[str, list[int]]] = [{} for _ in self.tiers]
+        # The finest bucket's messages and readings not yet folded in (see `ingest`).
+        self._bulk = frozenset(BULK_MESSAGES)
+        self._batch: dict[type[Message], list[Any]] = {}
         self._starts: list[int | None] = [None] * len(self.tiers)
         # Closed buckets waiting to be written, per tier; a bucket closed twice (the clock
         # stepped back) is two rows here that the store's upsert merges.
@@ -110,6 +128,10 @@ class RollupBuilder:
         self._throttle: ThrottleFlags | None = None
         self._last_commit = time.monotonic()
 
+    ingested: int
+    """Telemetry messages and timeline marks folded in so far (an "unavailable" reading
+    counts: it was read, and holds no value)."""
+
     @property
     def pending(self) -> int:
         """Rows waiting to be written."""
@@ -117,31 +139,23 @@ class RollupBuilder:
 
     def ingest(self, timestamp: float, payload: Message) -> None:
         """Fold one event in: its readings into the buckets its time falls in, and its
-        timeline mark, if any, into the events."""
-        values = readings(payload)
-        if values:
+        timeline mark, if any, into the events.
+
+        The finest bucket collects the messages themselves (grouped by type) and turns them
+        into ``[min, max, sum, count]`` per series only when it closes, a few list passes
+        per series instead of a dozen Python statements per reading: a rebuild spends most
+        of its time here. Integer aggregates make the result the same either way."""
+        kind = payload.__class__
+        if kind in self._bulk:
             self.ingested += 1
             start = int(timestamp // self._finest) * self._finest
             if start != self._starts[0]:
-                if self._open[0]:
-                    self._close_finest()
-                self._starts[0] = start
-            raw = self._open[0]
-            for name, value in values:
-                try:
-                    q = round(value * 100)
-                except (ValueError, OverflowError):  # NaN or infinite: not a reading
-                    continue
-                acc = raw.get(name)
-                if acc is None:
-                    raw[name] = [q, q, q, 1]
-                else:
-                    if q < acc[0]:
-                        acc[0] = q
-                    elif q > acc[1]:
-                        acc[1] = q
-                    acc[2] += q
-                    acc[3] += 1
+                self._roll_finest(start)
+            batch = self._batch.get(kind)
+            if batch is None:
+                self._batch[kind] = [payload]
+            else:
+                batch.append(payload)
             return
         mark = timeline_event(payload)
         if mark is None and isinstance(payload, ThrottlingUpdated):
@@ -152,8 +166,48 @@ class RollupBuilder:
             self.ingested += 1
             self._events.append((timestamp, mark.name, mark.data))
 
+    def ingest_events(self, events: Iterable[object]) -> int:
+        """`ingest` every event of ``events`` (in order); return how many were read.
+
+        The same result as calling `ingest` per event, in one loop: a rebuild reads
+        millions of events, and the call per event is a good part of what folding one costs.
+
+        Raises:
+            TypeError: if ``events`` yields something that is not an `Event`.
+        """
+        bulk, finest, starts = self._bulk, self._finest, self._starts
+        ingest = self.ingest
+        count = 0
+        folded = self.ingested
+        batch = self._batch
+        for evt in events:
+            if not isinstance(evt, Event):
+                self.ingested = folded
+                raise TypeError(f"events item {count} is not an Event: {evt!r}")
+            count += 1
+            payload = evt.payload
+            kind = payload.__class__
+            if kind not in bulk:
+                self.ingested = folded
+                ingest(evt.time.timestamp(), payload)
+                folded = self.ingested
+                continue
+            folded += 1
+            start = int(evt.time.timestamp() // finest) * finest
+            if start != starts[0]:
+                self._roll_finest(start)
+                batch = self._batch
+            found = batch.get(kind)
+            if found is None:
+                batch[kind] = [payload]
+            else:
+                found.append(payload)
+        self.ingested = folded
+        return count
+
     def close(self) -> bool:
         """Write every open bucket and waiting row; True if everything is stored."""
+        self._gather()
         for index in range(len(self.tiers)):
             if self._open[index]:
                 self._close(index)
@@ -177,6 +231,36 @@ class RollupBuilder:
         return True
 
     # --- internals -------------------------------------------------------------------------
+
+    def _roll_finest(self, start: int) -> None:
+        """The next reading falls in the finest bucket at ``start``: close the open one."""
+        self._gather()
+        if self._open[0]:
+            self._close_finest()
+        self._starts[0] = start
+
+    def _gather(self) -> None:
+        """Fold the finest bucket's collected messages into its open
+        aggregates (``[min, max, sum, count]`` in hundredths per series)."""
+        if not self._batch:
+            return
+        values = columns(self._batch)
+        self._batch = {}
+        raw = self._open[0]
+        for name, column in values.items():
+            # round(v * 100) per value, iterated in C (map) rather than in a comprehension.
+            try:
+                q = list(map(round, map(_HUNDRED, column)))
+            except (ValueError, OverflowError):  # NaN or infinite: not a reading
+                q = [round(v * 100) for v in column if math.isfinite(v)]
+                if not q:
+                    continue
+            acc = [min(q), max(q), sum(q), len(q)]
+            into = raw.get(name)
+            if into is None:
+                raw[name] = acc
+            else:
+                absorb(into, acc)
 
     def _close_finest(self) -> None:
         self._close(0)
@@ -274,7 +358,7 @@ class RollupProcess(Process):
         now = ctx.clock.now_utc().timestamp()
         store, reason = self._open_store()
         pending = store.meta(REBUILD_PENDING)
-        if reason is not None and self._log_has_history():
+        if reason is not None and self._log_has_history(now):
             logger.warning(
                 "rollups database %s %s; rebuilding it from the log in %s in the background "
                 "(history before %s appears when that is done)",
@@ -303,10 +387,22 @@ class RollupProcess(Process):
             remove_db(self.path)
             return RollupStore.create(self.path, self.tiers), f"is unusable ({exc})"
 
-    def _log_has_history(self) -> bool:
+    def _log_has_history(self, now: float) -> bool:
+        """Whether the log holds events from before this run (the sink has already opened
+        this run's segment, so a first start must not announce a rebuild of nothing)."""
         if self.log_root is None or not self.log_root.is_dir():
             return False
-        return any(path.is_file() for path in self.log_root.rglob("*.jsonl*"))
+        segments = sorted(p for p in self.log_root.rglob("*.jsonl*") if p.is_file())
+        if not segments:
+            return False
+        oldest = segments[0]
+        try:
+            with gzip.open(oldest, "rb") if oldest.suffix == ".gz" else open(oldest, "rb") as f:
+                first = json.loads(f.readline(1 << 20) or b"null")
+            began = datetime.fromisoformat(first["time"]).timestamp()
+        except (OSError, EOFError, ValueError, TypeError, KeyError):
+            return True  # cannot tell: rebuilding what is there is the safe side
+        return bool(began < now - _THIS_RUN_SLACK or len(segments) > 1)
 
     def _start_rebuild(self, before: float) -> None:
         from .rebuild import rebuild  # rebuild imports this module

@@ -130,7 +130,10 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             check_same_thread=False,
         )
     else:
-        conn = sqlite3.connect(path, isolation_level=None)
+        # The writer is opened at boot but used from whichever thread emits (a service's,
+        # a shutdown's): the bus runs one handler at a time, so the connection is never
+        # used by two threads at once -- sqlite3's same-thread check would only refuse it.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
 

@@ -2,7 +2,7 @@
 
 Every card is one Jinja template, ``templates/cards/<name>.html``: the server renders it whole
 for the first paint and renders its ``live`` block again each time the card's state record
-changes while clients are connected (`render_views`); the page only swaps that HTML in. So
+changes while clients are connected (`CardViews`); the page only swaps that HTML in. So
 markup, formatting and thresholds exist once, here and in the templates -- the page's
 script holds none of them. Charts are fed raw numbers (`chart_view`), labelled by the server.
 """
@@ -33,11 +33,14 @@ from ..message import (
 from ..processes import CPU_HISTORY, DISK_IO_HISTORY, HEALTH_STATE, NETWORK_HISTORY, STATE_PATHS
 
 __all__ = [
+    "BYTE_UNITS",
     "CARDS",
     "CARD_RECORDS",
     "CHARTS",
+    "CHART_RANGES",
     "FILTERS",
     "HEALTH_CLASS",
+    "HISTORY_CHARTS",
     "MISSING",
     "RECORDS",
     "UPTIME_CARD",
@@ -48,7 +51,9 @@ __all__ = [
     "chart_view",
     "fmt_uptime",
     "fmt_wear",
+    "height_class",
     "known_health",
+    "width_class",
 ]
 
 MISSING = "\u2013"
@@ -111,6 +116,31 @@ CHARTS: dict[str, str] = {
 }
 """Each chart and the history (columns, see `ColumnHistory`) it plots."""
 
+HISTORY_CHARTS: dict[str, str] = {
+    "cpu-chart": "cpu.user cpu.system cpu.iowait",
+    "network-chart": "network.rx_bytes_per_s network.tx_bytes_per_s",
+    "memory-chart": "memory.percent swap.percent",
+    "load-chart": "load.load1 load.load5 load.load15",
+    "disk-chart": "disk.*.percent",
+    "disk-io-chart": "disk.*_bytes_per_s",
+    "temperature-chart": "temperature.*",
+}
+"""Each chart and the history series (SPEC section 8) it draws for a range other than live,
+space-separated; a ``*`` stands for any run of characters (``disk.*.percent``: every
+mount's usage, not the devices' I/O series under the same prefix). The CPU chart's
+"per core" switch draws ``cpu.core.*`` instead."""
+
+CHART_RANGES: tuple[tuple[str, str], ...] = (
+    ("live", "live"),
+    ("3600", "1 h"),
+    ("86400", "24 h"),
+    ("604800", "7 d"),
+    ("2592000", "30 d"),
+    ("31536000", "1 y"),
+)
+"""The range selector of every chart: seconds back from now (``live``: the last 5 minutes as
+they happen) and the button's label."""
+
 VIEWED: tuple[str, ...] = (*RECORDS.values(), *CHARTS.values())
 """The state paths the dashboard renders views of."""
 
@@ -131,6 +161,8 @@ def _number(value: Any) -> bool:
 
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+BYTE_UNITS = _UNITS
+"""The byte units, 1024 apart; a history chart of byte rates picks its axis unit from them."""
 
 
 def _unit(value: float) -> tuple[float, str]:
@@ -204,7 +236,23 @@ def fmt_uptime(boot_time: Any, now: Any) -> str:
     return f"{days} d {hours} h {minutes} min" if days else f"{hours} h {minutes} min"
 
 
+def width_class(value: Any) -> str:
+    """``w-pct-N``: the stylesheet class that makes a bar ``N`` % wide (``value`` rounded and
+    clamped to 0-100; 0 for anything not a number). Classes, not ``style`` attributes: the
+    Content-Security-Policy forbids inline styles, in the page and in pushed views alike."""
+    if not _number(value) or value != value:  # NaN
+        return "w-pct-0"
+    return f"w-pct-{min(100, max(0, round(value)))}"
+
+
+def height_class(value: Any) -> str:
+    """``h-pct-N``: as `width_class`, for a height (a core's fill in the CPU card's strip)."""
+    return "h" + width_class(value)[1:]
+
+
 FILTERS = {
+    "width_class": width_class,
+    "height_class": height_class,
     "bytes": fmt_bytes,
     "rate": fmt_rate,
     "pct": fmt_pct,

@@ -16,15 +16,28 @@ from bussdcc_framework.message.system import SystemIdentityEvent
 from bussdcc_framework.service import IDENTITY_STATE
 
 from ..defaults import DASHBOARD_PORT
+from ..fleet.metrics import StateCollector, register_metrics_route
 from ..history import RollupReader, register_history_routes
 from ..message import CollectorFailed, HealthChanged
 from ..processes import HEALTH_STATE, STATE_PATHS
+from ..replay_control import ReplayControl, register_replay_routes
 from ..telemetry.health import HealthThresholds
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from ..version import __version__
-from .cards import CARDS, FILTERS, HEALTH_CLASS, VIEWED, CardViews, card_values, known_health
+from .cards import (
+    BYTE_UNITS,
+    CARDS,
+    CHART_RANGES,
+    FILTERS,
+    HEALTH_CLASS,
+    HISTORY_CHARTS,
+    VIEWED,
+    CardViews,
+    card_values,
+    known_health,
+)
 
-__all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record"]
+__all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record", "install_dashboard"]
 
 
 PUSHED: tuple[type[Message], ...] = (
@@ -83,6 +96,31 @@ def bootstrap_static_folder() -> Path:
     )
 
 
+def install_dashboard(app: Flask, thresholds: HealthThresholds) -> None:
+    """Give ``app`` what the dashboard page and its cards need: Bootstrap served from the
+    installed package (never a CDN: a Pi may have no internet), the template globals and the
+    formatters. The single-host dashboard and the hub's node pages both use it."""
+    app.register_blueprint(
+        Blueprint(
+            "bootstrap",
+            __name__,
+            static_folder=bootstrap_static_folder(),
+            static_url_path="/bootstrap/static",
+        )
+    )
+    app.jinja_env.globals.update(
+        bootstrap_css=BOOTSTRAP_CSS,
+        cards=CARDS,
+        byte_units=" ".join(BYTE_UNITS),
+        chart_ranges=CHART_RANGES,
+        history_charts=HISTORY_CHARTS,
+        health_class=HEALTH_CLASS,
+        history_limit=DEFAULT_HISTORY_LIMIT,
+        thresholds=thresholds,
+    )
+    app.jinja_env.filters.update(FILTERS)
+
+
 class SystemWebInterface(WebInterface):
     """The system-health dashboard on port 8086 (Bootstrap served from the package, no CDN).
 
@@ -90,6 +128,7 @@ class SystemWebInterface(WebInterface):
       Socket.IO (telemetry, health and identity events, with the derived state they change).
     * ``/api/state``: the whole state snapshot as JSON; the ``seq`` of the last pushed event
       it includes is in the ``X-Bussdcc-Seq`` header.
+    * ``/metrics``: the state in Prometheus' text format (see `fleet.metrics`).
     * ``/api/health``: ``{"status", "reasons", "notes", "since"}``; status is ``unknown``
       until the first telemetry. Always HTTP 200 while the app runs, critical included: the
       status is in the body, and a 503 would make proxies report the dashboard itself down.
@@ -98,6 +137,9 @@ class SystemWebInterface(WebInterface):
     import_name = "bussdcc_system_health"
     history: RollupReader | None = None
     """Answers ``/api/history`` and ``/api/history/series`` (set before boot when recording)."""
+    replay: ReplayControl | None = None
+    """The replay being shown (set before boot by the `replay` command): adds ``/api/replay``
+    and the page's replay bar."""
 
     def __init__(
         self,
@@ -121,23 +163,7 @@ class SystemWebInterface(WebInterface):
 
     def create_app(self) -> Flask:
         app = super().create_app()
-        # Bootstrap from the installed package, never a CDN: a Pi may have no internet.
-        app.register_blueprint(
-            Blueprint(
-                "bootstrap",
-                __name__,
-                static_folder=bootstrap_static_folder(),
-                static_url_path="/bootstrap/static",
-            )
-        )
-        app.jinja_env.globals.update(
-            bootstrap_css=BOOTSTRAP_CSS,
-            cards=CARDS,
-            health_class=HEALTH_CLASS,
-            history_limit=DEFAULT_HISTORY_LIMIT,
-            thresholds=self.thresholds,
-        )
-        app.jinja_env.filters.update(FILTERS)
+        install_dashboard(app, self.thresholds)
         self._views = CardViews(app.jinja_env)
         return app
 
@@ -164,6 +190,7 @@ class SystemWebInterface(WebInterface):
                 snapshot=snapshot,
                 time=snapshot["time"],
                 version=__version__,
+                replay=self.replay is not None,
                 **card_values(snapshot["state"]),
             )
 
@@ -176,6 +203,10 @@ class SystemWebInterface(WebInterface):
             return response
 
         register_history_routes(app, self.history)
+        if self.replay is not None:
+            register_replay_routes(app, self.replay)
+        # Prometheus reads the same state records at scrape time (fleet.metrics).
+        register_metrics_route(app, StateCollector(lambda: [({}, ctx.state.get)]))
 
         @app.route("/api/health")
         def api_health() -> Response:

@@ -18,7 +18,7 @@ range; "exceeded" counts as 100 %).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..message import (
@@ -214,14 +214,20 @@ def _judge(
 
 
 def evaluate_health(
-    latest: LatestTelemetry, thresholds: HealthThresholds | None = None
+    latest: LatestTelemetry,
+    thresholds: HealthThresholds | None = None,
+    *,
+    faults: Iterable[tuple[HealthStatus, str]] = (),
 ) -> HealthAssessment:
     """Judge ``latest`` against ``thresholds`` (the defaults when None).
 
+    ``faults`` are the app's own troubles as ``(status, reason)`` -- history not being
+    recorded, a service that died -- judged alongside the readings.
+
     Reasons are listed critical first, then in the order CPU, memory, disk, load,
-    temperature, throttling, disk busy, storage wear. Missing telemetry (nothing received
-    yet, temperature or throttling unavailable on this host) is not a reason: health
-    reflects what is known.
+    temperature, throttling, disk busy, storage wear, then the faults in their given order.
+    Missing telemetry (nothing received yet, temperature or throttling unavailable on this
+    host) is not a reason: health reflects what is known.
     """
     limits = thresholds or HealthThresholds()
     verdicts: list[_Verdict] = []
@@ -295,6 +301,7 @@ def evaluate_health(
                         verdicts,
                     )
 
+    verdicts.extend(faults)
     verdicts.sort(key=lambda verdict: -_RANK[verdict[0]])  # stable: keeps category order
     return HealthAssessment(
         status=worst(*(level for level, _ in verdicts)),

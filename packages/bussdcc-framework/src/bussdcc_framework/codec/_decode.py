@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import typing
 from collections.abc import Callable, Collection, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import PurePath
 from typing import Annotated, Any, Final
@@ -72,7 +72,10 @@ def decode_event(line: bytes | str, *, allowed_modules: tuple[str, ...] = ()) ->
     The message class is found by ``name`` among already-imported messages. If no class has
     that name and the record's ``type`` names a module inside one of ``allowed_modules`` (dotted
     prefixes such as ``"myapp.messages"``), that module is imported once and looked up again;
-    nothing is ever imported otherwise.
+    nothing is ever imported otherwise, and never a ``__main__`` module. A record whose time
+    lies within a day of year 1 or year 10000 is refused (`EnvelopeError`): no clock, segment
+    or replay can compute with it. Whatever such an import
+    raises (``SystemExit`` included) becomes `UnknownMessageError`.
 
     Raises a `WireError` subclass saying what is wrong: `MalformedLineError` (not JSON, or
     blank), `EnvelopeError` (a record field missing or of the wrong type),
@@ -100,10 +103,25 @@ def _decode_line(
     name = envelope.name
     if wanted is not None and not wanted(envelope.time, name):
         return None
+    if not _EARLIEST <= envelope.time <= _LATEST:
+        raise _out_of_range(envelope.time)
     cls = _resolve(name, envelope.type, allowed_modules)
     if wanted is not None and name is None and not wanted(envelope.time, cls.name):
         return None  # an older record, named only by its type
     return Event(envelope.time, _read_payload(envelope, cls, allowed_modules), envelope.seq)
+
+
+_EARLIEST: Final = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST: Final = datetime(9999, 12, 30, tzinfo=UTC)
+"""Record times outside these are refused: within a day of the calendar's ends, adding a
+segment's length or a replay gap to them overflows."""
+
+
+def _out_of_range(moment: datetime) -> EnvelopeError:
+    return EnvelopeError(
+        f"not a usable event record: its time {moment.isoformat()} is out of range "
+        f"(0001-01-02 to 9999-12-30 UTC)"
+    )
 
 
 def _read_envelope(line: bytes | str) -> _Envelope:
@@ -183,14 +201,20 @@ def _resolve(
     wanted = repr(name) if name is not None else f"type {type_!r}"
     module = _allowed_module(type_, allowed_modules)
     if module is None:
-        hint = "" if type_ is None else f" (its type {type_!r} is not under allowed_modules)"
+        if type_ is None:
+            hint = ""
+        elif "__main__" in type_.partition(":")[0].split("."):
+            hint = f" (its type {type_!r} names a __main__ module, which is never imported)"
+        else:
+            hint = f" (its type {type_!r} is not under allowed_modules)"
         raise UnknownMessageError(f"unknown message {wanted}: no imported class has it{hint}")
-    try:
-        importlib.import_module(module)
-    except Exception as exc:
+    failure = _failed_imports.get(module)
+    if failure is None:
+        failure = _import_message_module(module)
+    if failure:
         raise UnknownMessageError(
-            f"unknown message {wanted}: importing {module!r} failed: {exc}"
-        ) from None
+            f"unknown message {wanted}: importing {module!r} failed: {failure}"
+        )
     cls = lookup(name) if name is not None else _registered_by_type(type_)
     if cls is None:
         raise UnknownMessageError(f"unknown message {wanted}: module {module!r} does not define it")
@@ -218,12 +242,41 @@ def _registered_by_type(type_: str | None) -> type[Message] | None:
     return None
 
 
+def _import_message_module(module: str) -> str:
+    """Import ``module`` (already checked by `_allowed_module`); "" on success, else why not.
+
+    Whatever the import raises is caught -- ``SystemExit`` and every other ``BaseException``
+    included, so a module that exits or raises on import cannot end the reader -- except
+    ``KeyboardInterrupt``, which is the user stopping the read. A failure is remembered, so a
+    hostile file naming the same module on a million lines costs one attempt, not a million.
+    """
+    try:
+        importlib.import_module(module)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # see the docstring
+        failure = f"{type(exc).__name__}: {exc}"
+        if len(_failed_imports) < _MAX_FAILED_IMPORTS:
+            _failed_imports[module] = failure
+        return failure
+    return ""
+
+
+_failed_imports: dict[str, str] = {}
+_MAX_FAILED_IMPORTS: Final = 1024
+
+
 def _allowed_module(type_: str | None, allowed_modules: tuple[str, ...]) -> str | None:
-    """The module ``type_`` names, if it lies inside an allowed dotted prefix."""
+    """The module ``type_`` names, if it lies inside an allowed dotted prefix.
+
+    Never a ``__main__`` module (``__main__`` itself or any ``pkg.__main__``): importing one
+    runs a program (an app's ``python -m`` entry point), whatever the allow-list says.
+    """
     if not type_ or not allowed_modules:
         return None
     module, sep, _ = type_.partition(":")
-    if not sep or not all(part.isidentifier() for part in module.split(".")):
+    parts = module.split(".")
+    if not sep or not all(part.isidentifier() for part in parts) or "__main__" in parts:
         return None
     for prefix in allowed_modules:
         if prefix and (module == prefix or module.startswith(prefix + ".")):
@@ -302,6 +355,7 @@ class EventDecoder:
         accelerator = self._accelerator_for_registry()
         fast_decode, types = accelerator.decode, accelerator.types
         filtered, wanted = self._filtered, self._wanted
+        earliest, latest = _EARLIEST, _LATEST
         for line in lines:
             try:
                 record = fast_decode(line)
@@ -312,6 +366,9 @@ class EventDecoder:
             payload = record.data
             if filtered and not wanted(moment, payload.name):
                 yield None
+                continue
+            if not earliest <= moment <= latest:
+                yield _out_of_range(moment)
                 continue
             type_ = record.type
             if type_ is not None and type_ != types[payload.__class__]:

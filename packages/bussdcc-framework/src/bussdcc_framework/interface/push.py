@@ -26,15 +26,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bussdcc.event import Event
-from bussdcc.message import Message, Severity
+from bussdcc.message import Message
 
 from ..codec import event_to_dict, to_plain
+from ..selection import MessageSelection, SelectionSpec
 
 __all__ = ["Pending", "PushSpec", "PushStream", "StateReader", "ViewRenderer", "to_plain"]
 
 log = logging.getLogger("bussdcc_framework.web")
 
-PushSpec = type[Message] | str
+PushSpec = SelectionSpec
 """A message class (subclasses included) or a wire name; ``"system.*"`` matches a prefix."""
 
 ViewRenderer = Callable[[Mapping[str, Any], bool], Mapping[str, Any]]
@@ -86,14 +87,12 @@ class PushStream:
         watch: Iterable[str] = (),
         views: Iterable[str] = (),
     ) -> None:
-        self._types, self._names, self._prefixes = _parse_push(push)
-        self._all = push is None
+        self._selection = MessageSelection(push, label="push")
         self.watch = _parse_paths(watch, "watch")
         self.views = _parse_paths(views, "views")
         self._tracked = tuple(dict.fromkeys((*self.watch, *self.views)))
         self._versions: dict[str, int] = {}
         self._values: dict[str, Any] = {}
-        self._wanted: dict[type[Message], bool] = {}
         self.last_seq = 0
         """The ``seq`` of the last pushed event (0 before the first)."""
 
@@ -101,24 +100,11 @@ class PushStream:
     def subscriptions(self) -> tuple[type[Message], ...] | None:
         """The message classes to subscribe to, when only classes are pushed (else None:
         every event must be seen to match names and prefixes)."""
-        if self._all or self._names or self._prefixes:
-            return None
-        return self._types or (Message,)
+        return self._selection.only_classes
 
     def wants(self, cls: type[Message]) -> bool:
         """Whether events of ``cls`` are pushed (memoised per class)."""
-        wanted = self._wanted.get(cls)
-        if wanted is None:
-            wanted = self._wanted[cls] = self._matches(cls)
-        return wanted
-
-    def _matches(self, cls: type[Message]) -> bool:
-        if self._all:
-            return cls.severity >= Severity.INFO
-        if issubclass(cls, self._types):
-            return True
-        name = getattr(cls, "name", "")
-        return name in self._names or name.startswith(self._prefixes)
+        return self._selection(cls)
 
     def observe(self, evt: Event[Any], state: StateReader, *, listening: bool) -> Pending | None:
         """Note ``evt`` as handled by the bus; what to send for it, or None.
@@ -227,27 +213,3 @@ def _parse_paths(paths: Iterable[str], label: str) -> tuple[str, ...]:
         if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
             raise ValueError(f"{label} entries must be dotted state paths, got {path!r}")
     return parsed
-
-
-def _parse_push(
-    push: Iterable[PushSpec] | None,
-) -> tuple[tuple[type[Message], ...], frozenset[str], tuple[str, ...]]:
-    if push is None:
-        return (), frozenset(), ()
-    if isinstance(push, str | type):
-        push = (push,)
-    types: list[type[Message]] = []
-    names: set[str] = set()
-    prefixes: list[str] = []
-    for item in push:
-        if isinstance(item, type) and issubclass(item, Message):
-            types.append(item)
-        elif isinstance(item, str) and item.endswith(".*") and len(item) > 2:
-            prefixes.append(item[:-1])
-        elif isinstance(item, str) and item and "*" not in item:
-            names.add(item)
-        else:
-            raise TypeError(
-                f"push entries must be Message classes or wire names ('a.b', 'a.*'), got {item!r}"
-            )
-    return tuple(types), frozenset(names), tuple(prefixes)

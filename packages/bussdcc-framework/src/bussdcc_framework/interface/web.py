@@ -29,17 +29,20 @@ client it needs at ``/bussdcc/static/socket.io.min.js``); see ``STATIC_URL`` and
 
 The bus never waits for a browser: `handle_event` only appends to a bounded queue that a
 sender thread drains; when the queue is full the event is dropped (counted in ``dropped``)
-and clients see the gap in the ``prev`` chain.
+and clients see the gap in the ``prev`` chain. A browser never holds the server either: a
+client with more than ``client_backlog`` messages waiting is disconnected (it resyncs when
+it reconnects), and each connection's threads end with it (see `clients.ClientGuard`).
+
+Who may connect is `security.AccessGuard`'s business: the ``Host``/``Origin`` allow-list
+always, the token when one is given, and the security headers on every response.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -50,15 +53,17 @@ from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask_socketio import SocketIO
 from flask_socketio import emit as socketio_emit
 from socketio.packet import Packet
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from bussdcc.component import Interface
 from bussdcc.context import ContextProtocol
 from bussdcc.event import Event
 from bussdcc.message import Message
 
+from .clients import ClientGuard, ProtocolLog
 from .push import PushSpec, PushStream, ViewRenderer
-from .template_cache import TemplateCache
+from .security import DEFAULT_CSP, AccessGuard, HostAllowList, TokenCheck
+from .serving import listen, make_http_server, serve, stop_serving
 
 __all__ = ["EXTENSION_KEY", "STATIC_URL", "WebInterface", "emit"]
 
@@ -91,49 +96,6 @@ class _JsonPacket(Packet):  # type: ignore[misc]  # python-socketio has no types
     uses_binary_events = False
 
 
-_SERVE_POLL_INTERVAL = 1.0
-"""Seconds between the HTTP server's checks for a stop request (see `_stop_serving`)."""
-
-
-class _RequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler, closing the connection after a WebSocket and logging quietly."""
-
-    def run_wsgi(self) -> None:
-        super().run_wsgi()
-        if self.headers.get("Upgrade", "").lower() == "websocket":
-            # The WebSocket is over, but Werkzeug would keep the TCP connection alive and
-            # parse the client's closing frame as a new HTTP request; the client then waits
-            # for a close that never comes. Close it now.
-            self.close_connection = True
-
-    # Werkzeug prints every request line to its console logger; a dashboard polled all day
-    # would flood the console, so these go to DEBUG. Application tracebacks still reach the
-    # "werkzeug" logger through the server.
-    def log(self, type: str, message: str, *args: Any) -> None:
-        log.debug("%s " + message, self.address_string(), *args)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port``; `OSError` naming both when that fails."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise OSError(f"web interface cannot resolve host {host!r}: {exc}") from exc
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        # Lets a restarted app bind again at once while old connections sit in TIME_WAIT;
-        # Linux still refuses a port that another socket is listening on.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        reason = exc.strerror or str(exc)
-        raise OSError(exc.errno, f"web interface cannot listen on {host}:{port}: {reason}") from exc
-    return sock
-
-
 class WebInterface(Interface):
     """Serves a Flask app with Flask-SocketIO (threading mode, real WebSocket transport).
 
@@ -143,8 +105,20 @@ class WebInterface(Interface):
     wire. ``queue_size`` bounds the events waiting for the sender thread. ``watch`` names
     state paths whose changes ride along with pushed events (see the module docstring);
     ``views`` names state paths whose changes `render_views` turns into views for the page.
-    ``template_cache`` names a directory where compiled templates are kept between runs
-    (see `TemplateCache`); by default they are compiled on each start.
+    Templates are compiled in memory on first use; nothing compiled is ever loaded from disk.
+
+    Exposure (see `security`), for every page, the API and the Socket.IO endpoint alike:
+
+    * ``allowed_hosts``: names a request's ``Host`` (and a browser's ``Origin``) may carry
+      besides the bound address, the loopback names and this machine's own names and
+      addresses; anything else gets 403 (DNS rebinding). ``["*"]`` turns the check off.
+    * ``token``: when given, every request must carry it (``Authorization: Bearer`` or the
+      cookie set when a page is opened with ``?token=``), else 401. `token_cookie` is the
+      cookie's name. None (the default) means no authentication.
+    * ``content_security_policy``: sent with every response (`security.DEFAULT_CSP`: own
+      origin only, no inline script or style); None sends none.
+    * ``request_timeout``: seconds a request (line, headers, body) may take to arrive.
+    * ``client_backlog``: messages a client may have waiting before it is disconnected.
 
     Subclasses add pages with `register_routes` and Socket.IO handlers with
     `register_socketio`; both run in `start`, once per start, on a fresh app. ``import_name``
@@ -176,8 +150,12 @@ class WebInterface(Interface):
         cors_allowed_origins: Iterable[str] | None = None,
         watch: Iterable[str] = (),
         batch_window: float = 0.05,
-        template_cache: str | os.PathLike[str] | None = None,
         views: Iterable[str] = (),
+        allowed_hosts: Iterable[str] = (),
+        token: str | None = None,
+        content_security_policy: str | None = DEFAULT_CSP,
+        request_timeout: float = 10.0,
+        client_backlog: int = 16,
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValueError(f"host must be a non-empty string, got {host!r}")
@@ -195,6 +173,29 @@ class WebInterface(Interface):
             raise ValueError(
                 f"batch_window must be a number of seconds from 0 to 10, got {batch_window!r}"
             )
+        if (
+            isinstance(request_timeout, bool)
+            or not isinstance(request_timeout, int | float)
+            or not 0 < request_timeout <= 3600
+        ):
+            raise ValueError(
+                f"request_timeout must be a number of seconds above 0 (at most 3600), "
+                f"got {request_timeout!r}"
+            )
+        if isinstance(client_backlog, bool) or not isinstance(client_backlog, int):
+            raise TypeError(f"client_backlog must be an int, got {client_backlog!r}")
+        if client_backlog < 1:
+            raise ValueError(f"client_backlog must be at least 1, got {client_backlog!r}")
+        if content_security_policy is not None and not isinstance(content_security_policy, str):
+            raise TypeError(
+                f"content_security_policy must be a string or None, got {content_security_policy!r}"
+            )
+        if token is not None:
+            TokenCheck(token)  # TypeError / ValueError for an unusable token, now
+        if isinstance(allowed_hosts, str):
+            allowed_hosts = (allowed_hosts,)
+        hosts = list(allowed_hosts)
+        HostAllowList(host, hosts, hostname=lambda: "")  # TypeError / ValueError, now
         origins = None if cors_allowed_origins is None else list(cors_allowed_origins)
         if origins is not None and (
             "*" in origins or not all(isinstance(o, str) and o for o in origins)
@@ -207,7 +208,11 @@ class WebInterface(Interface):
         self.name = name
         self.queue_size = queue_size
         self.batch_window = float(batch_window)
-        self.template_cache = None if template_cache is None else TemplateCache(template_cache)
+        self.allowed_hosts = tuple(hosts)
+        self.token = token
+        self.content_security_policy = content_security_policy
+        self.request_timeout = float(request_timeout)
+        self.client_backlog = client_backlog
         self.secret_key = secret_key
         self.cors_allowed_origins = origins
         self.stream = PushStream(push, watch=watch, views=views)
@@ -229,6 +234,7 @@ class WebInterface(Interface):
         self._outbox: queue.Queue[Any] = queue.Queue(queue_size)
         self._clients: set[str] = set()
         self._clients_lock = threading.Lock()
+        self._guard: ClientGuard | None = None
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
@@ -263,6 +269,17 @@ class WebInterface(Interface):
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def token_cookie(self) -> str:
+        """The name of the cookie that carries the token (per port: two servers on one host
+        keep their own)."""
+        return f"bussdcc_token_{self.port}"
+
+    @property
+    def dropped_clients(self) -> int:
+        """Clients disconnected because they did not keep up (since the last start)."""
+        return self._guard.dropped if self._guard is not None else 0
 
     @property
     def client_count(self) -> int:
@@ -307,10 +324,9 @@ class WebInterface(Interface):
 
     def create_app(self) -> Flask:
         """Build the Flask app (override to configure it further; call super)."""
-        app = Flask(self.import_name)
+        # 0.46 template_folder/static_folder arguments, if given (bussdcc_framework._compat).
+        app = Flask(self.import_name, **getattr(self, "_legacy_flask_options", {}))
         app.secret_key = self.secret_key or secrets.token_hex(32)
-        if self.template_cache is not None:
-            app.jinja_env.bytecode_cache = self.template_cache
         # The browser half of the protocol, served by every WebInterface (no CDN).
         app.register_blueprint(
             Blueprint("bussdcc", __name__, static_folder=STATIC_FOLDER, static_url_path=STATIC_URL)
@@ -326,10 +342,12 @@ class WebInterface(Interface):
         """
         if self._server is not None:
             return
-        sock = _listen(self.host, self.port)
+        sock = listen(self.host, self.port)
         try:
+            self.port = sock.getsockname()[1]
             app = self.create_app()
             app.extensions[EXTENSION_KEY] = self
+            protocol_log = ProtocolLog(logging.getLogger("bussdcc_framework.web.socketio"))
             socketio = SocketIO(
                 app,
                 async_mode="threading",
@@ -338,21 +356,25 @@ class WebInterface(Interface):
                 # connection first, so the snapshot and broadcasts reach a fully joined client.
                 always_connect=True,
                 serializer=_JsonPacket,
-                logger=False,
-                engineio_logger=False,
+                logger=protocol_log,
+                engineio_logger=protocol_log,
             )
+            self._guard = ClientGuard(socketio.server, backlog=self.client_backlog, name=self.name)
             self._register_builtin_socketio(socketio)
             self.register_routes(app, ctx)
             self.register_socketio(socketio, ctx)
-            # make_server takes the already-bound socket, so Werkzeug never sys.exit()s on a
-            # bind error; it duplicates the descriptor, so ours is closed below.
-            server = make_server(
-                self.host,
-                self.port,
-                app,
-                threaded=True,
-                request_handler=_RequestHandler,
-                fd=sock.fileno(),
+            # Outermost: every request, Socket.IO's included, passes the access checks.
+            app.wsgi_app = AccessGuard(  # type: ignore[method-assign]
+                self._guard.wrap(app.wsgi_app),
+                hosts=None
+                if "*" in self.allowed_hosts
+                else HostAllowList(self.host, self.allowed_hosts),
+                token=None if self.token is None else TokenCheck(self.token, self.token_cookie),
+                csp=self.content_security_policy,
+                origins=self.cors_allowed_origins or (),
+            )
+            server = make_http_server(
+                self.host, self.port, app, sock, request_timeout=self.request_timeout
             )
         finally:
             sock.close()
@@ -365,9 +387,7 @@ class WebInterface(Interface):
         self._sender.daemon = True
         self._sender.start()
         self._server_thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _SERVE_POLL_INTERVAL},
-            name=f"{self.name}-http",
+            target=serve, args=(server,), name=f"{self.name}-http"
         )
         self._server_thread.daemon = True
         self._server_thread.start()
@@ -379,7 +399,7 @@ class WebInterface(Interface):
         if server is None or socketio is None:
             return
         self._server = None
-        _stop_serving(server)
+        stop_serving(server)
         # Send what is queued before the clients go: events pushed in the last instant
         # before a stop still reach the browsers connected to see them.
         self._outbox.put(_STOP)  # unbounded wait is fine: the sender drains without blocking
@@ -388,6 +408,8 @@ class WebInterface(Interface):
         with self._clients_lock:
             self._clients.clear()
         _close_clients(socketio)
+        if self._guard is not None:
+            self._guard.close()
         shutdown = getattr(socketio.server, "shutdown", None)  # python-socketio >= 5.12
         if shutdown is not None:
             with contextlib.suppress(Exception):
@@ -450,6 +472,10 @@ class WebInterface(Interface):
                 batch.append(item)
             records = self.stream.records(batch, self._renderer())
             if records:
+                if self._guard is not None:
+                    # Before adding to every client's queue: one that did not take the
+                    # last messages is let go rather than given more to hold.
+                    self._guard.enforce_backlog()
                 try:
                     socketio.emit("events", records, namespace="/")
                 except Exception:
@@ -468,26 +494,22 @@ class WebInterface(Interface):
             with self._clients_lock:
                 self._clients.discard(str(request.sid))  # type: ignore[attr-defined]
 
-        def on_resync(data: Any = None) -> None:
-            socketio_emit("snapshot", self.snapshot())
+        def on_resync(*data: Any) -> None:
+            # A client asking again and again without reading would queue snapshot after
+            # snapshot: past its backlog it is dropped instead.
+            if self._guard is None or self._guard.admits(str(request.sid)):  # type: ignore[attr-defined]
+                socketio_emit("snapshot", self.snapshot())
+
+        def on_error(exc: BaseException) -> None:
+            # A handler that fails on what a client sent (wrong arguments, bad data) would
+            # otherwise print a traceback per message: one line per client instead.
+            if self._guard is not None:
+                self._guard.handler_failed(str(request.sid), exc)  # type: ignore[attr-defined]
 
         socketio.on_event("connect", on_connect)
         socketio.on_event("disconnect", on_disconnect)
         socketio.on_event("resync", on_resync)
-
-
-def _stop_serving(server: BaseWSGIServer) -> None:
-    """Stop ``serve_forever`` and return once it has left its loop; accepting stops."""
-    # serve_forever notices a shutdown request only when its select() returns. Rather than
-    # wake it every 0.1 s for the life of the process, it polls rarely and is woken here:
-    # on Linux a listening socket that is shut down reads as ready at once. (Where that is
-    # not so, the poll interval bounds the wait.)
-    stopper = threading.Thread(target=server.shutdown, name="web-http-stop", daemon=True)
-    stopper.start()
-    while stopper.is_alive():
-        with contextlib.suppress(OSError):
-            server.socket.shutdown(socket.SHUT_RDWR)
-        stopper.join(0.05)
+        socketio.on_error_default(on_error)
 
 
 def _close_clients(socketio: SocketIO) -> None:
@@ -521,3 +543,9 @@ def emit(message: Message) -> Event[Message]:
     if not isinstance(web, WebInterface):
         raise RuntimeError(f"Flask app {current_app.name!r} is not served by a WebInterface")
     return web.emit(message)
+
+
+# The 0.46 constructor arguments (bussdcc_framework._compat.forms; gone at 1.0).
+from .._compat.forms import install_web as _install_web  # noqa: E402
+
+_install_web(WebInterface)

@@ -10,7 +10,8 @@ import msgspec
 
 from bussdcc.event import Event
 
-from ..codec import WireError, encode_event, to_plain
+from .._compat.sinks import LegacySinkHooks, legacy_encoder
+from ..codec import WireError, to_plain
 
 if TYPE_CHECKING:
     from bussdcc.context import ContextProtocol
@@ -20,7 +21,7 @@ __all__ = ["ConsoleSink"]
 _fallback_encoder = msgspec.json.Encoder()
 
 
-class ConsoleSink:
+class ConsoleSink(LegacySinkHooks):
     """Writes each event as one wire-format JSON line and flushes it at once.
 
     ``stream`` defaults to whatever ``sys.stdout`` is when each line is written, so redirecting
@@ -33,6 +34,8 @@ class ConsoleSink:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        # encode_event, unless a 0.46 subclass overrides transform/json_fallback (_compat).
+        self._encode = legacy_encoder(self)
 
     def __repr__(self) -> str:
         return "ConsoleSink()" if self._stream is None else f"ConsoleSink({self._stream!r})"
@@ -43,7 +46,7 @@ class ConsoleSink:
     def handle(self, evt: Event[Any]) -> None:
         """Write ``evt`` as one line and flush. Raises only if the stream fails."""
         try:
-            line = encode_event(evt)
+            line = self._encode(evt)
         except WireError as exc:
             line = _fallback_line(evt, exc)
         stream = self._stream if self._stream is not None else sys.stdout

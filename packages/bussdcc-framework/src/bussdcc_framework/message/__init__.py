@@ -1,6 +1,12 @@
 """The framework's messages, re-exported from their modules."""
 
-from .framework import FrameworkBooted, FrameworkShuttingDown, SinkError
+from .framework import (
+    FrameworkBooted,
+    FrameworkShuttingDown,
+    SinkError,
+    SinkRecovered,
+    SinkRetentionDeleted,
+)
 from .system import SystemIdentityEvent
 from .systemd import SystemdNotifyFailed, WatchdogResumed, WatchdogWithheld
 
@@ -8,8 +14,17 @@ __all__ = [
     "FrameworkBooted",
     "FrameworkShuttingDown",
     "SinkError",
+    "SinkRecovered",
+    "SinkRetentionDeleted",
     "SystemIdentityEvent",
     "SystemdNotifyFailed",
     "WatchdogResumed",
     "WatchdogWithheld",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # 0.46 names of this path (bussdcc_framework._compat.modules); deprecated.
+    from .._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

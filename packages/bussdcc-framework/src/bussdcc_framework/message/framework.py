@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from bussdcc.message import Message, Severity
 
-__all__ = ["FrameworkBooted", "FrameworkShuttingDown", "SinkError"]
+__all__ = [
+    "FrameworkBooted",
+    "FrameworkShuttingDown",
+    "SinkError",
+    "SinkRecovered",
+    "SinkRetentionDeleted",
+]
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,3 +45,49 @@ class SinkError(Message):
     error: str
     traceback: str = ""
     event: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class SinkRetentionDeleted(Message):
+    """A sink's retention deleted recorded files: ``files`` (paths relative to ``root``),
+    ``bytes`` in total, and why (``"age"``, ``"size"`` or ``"age+size"``).
+
+    Retention only deletes files the sink itself can read back (see `JsonlSink`); every
+    deletion is announced by one of these, so the recording says what it lost.
+    """
+
+    name = "sink.retention.deleted"
+    severity = Severity.WARNING
+    sink: str
+    root: str
+    files: tuple[str, ...]
+    bytes: int
+    reason: str
+
+
+@dataclass(slots=True, frozen=True)
+class SinkRecovered(Message):
+    """A sink that had failed (``sink.error``) records again; emitted by the sink itself.
+
+    ``sink`` names the sink as ``sink.error`` did, ``path`` is where it records now ("" when
+    it writes no file), ``dropped`` counts the events it could not record meanwhile.
+    """
+
+    name = "sink.recovered"
+    severity = Severity.WARNING
+    sink: str
+    path: str = ""
+    dropped: int = 0
+
+
+# The 0.46 forms (bussdcc_framework._compat.forms; gone at 1.0).
+from .._compat.forms import install_messages as _install_messages  # noqa: E402
+
+_install_messages(SinkError, FrameworkShuttingDown)
+
+
+def __getattr__(name: str) -> object:
+    # SinkHandlerError, the 0.46 name of SinkError; deprecated.
+    from .._compat.modules import legacy_names
+
+    return legacy_names(__name__, name)

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from bussdcc.event import Event
-from bussdcc.message import Message, Severity
+from bussdcc.message import Message
 
 from ..codec import encode_event
+from ..selection import MessageSelection, SelectionSpec
 from .broker import MqttBroker
 from .connection import Connection
 from .message import (
@@ -32,7 +33,7 @@ __all__ = ["MqttSink", "PublishSpec"]
 
 logger = logging.getLogger(__name__)
 
-PublishSpec: TypeAlias = type[Message] | str
+PublishSpec: TypeAlias = SelectionSpec
 """A message class (subclasses included) or a wire name; ``"system.*"`` matches a prefix."""
 
 RECEIVED: tuple[type[Message], ...] = (RemoteEvent, NodeStatusChanged)
@@ -42,38 +43,13 @@ ONLINE = b"online"
 OFFLINE = b"offline"
 
 
-class _Selection:
-    """Which message classes are published: the same spec as `WebInterface`'s ``push``."""
+class _Selection(MessageSelection):
+    """`MessageSelection` that never takes what came from MQTT (so bridges cannot loop)."""
 
-    def __init__(self, spec: Iterable[PublishSpec] | PublishSpec | None) -> None:
-        self.everything = spec is None
-        types: list[type[Message]] = []
-        names: set[str] = set()
-        prefixes: list[str] = []
-        if spec is not None:
-            for item in (spec,) if isinstance(spec, str | type) else spec:
-                if isinstance(item, type) and issubclass(item, Message):
-                    types.append(item)
-                elif isinstance(item, str) and item.endswith(".*") and len(item) > 2:
-                    prefixes.append(item[:-1])
-                elif isinstance(item, str) and item and "*" not in item:
-                    names.add(item)
-                else:
-                    raise TypeError(
-                        "publish entries must be Message classes or wire names ('a.b', 'a.*'), "
-                        f"got {item!r}"
-                    )
-        self.types = tuple(types)
-        self.names = frozenset(names)
-        self.prefixes = tuple(prefixes)
+    __slots__ = ()
 
-    def __call__(self, cls: type[Message]) -> bool:
-        if issubclass(cls, RECEIVED):
-            return False
-        if self.everything:
-            return cls.severity >= Severity.INFO
-        name = cls.name
-        return issubclass(cls, self.types) or name in self.names or name.startswith(self.prefixes)
+    def _matches(self, cls: type[Message]) -> bool:
+        return not issubclass(cls, RECEIVED) and super()._matches(cls)
 
 
 class MqttSink:
@@ -128,7 +104,7 @@ class MqttSink:
         self.broker = MqttBroker.of(broker)
         self.node = check_node(socket.gethostname() if node is None else node)
         self.prefix = check_prefix(prefix)
-        self._selected = _Selection(publish)
+        self._selected = _Selection(publish, label="publish")
         for label, value in (("backlog", backlog), ("window", window)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{label} must be an int, got {type(value).__qualname__}")

@@ -7,12 +7,13 @@ import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 from bussdcc.event import Event
 from bussdcc.message import Message
 
 from ...codec import EventDecoder, OversizeLineError
+from .compress import GzipLineFile, is_compressed, plain_path
 
 __all__ = ["JsonlSource", "SkippedLine"]
 
@@ -28,7 +29,13 @@ class SkippedLine(NamedTuple):
 
 
 class JsonlSource:
-    """Yields recorded events from a recording root (every ``*.jsonl`` below it) or one file.
+    """Yields recorded events from a recording root (every ``*.jsonl`` and ``*.jsonl.gz``
+    below it) or one file.
+
+    Compressed segments (``.jsonl.gz``, see `compress`) read exactly like plain ones; one cut
+    short by a power loss reads up to the break and the break is reported like a skipped
+    line. Where a window has both (the sink reopened a compressed window), the compressed
+    file is read first: it holds the older lines.
 
     Order: files in path order (segment names sort chronologically, so segments come in time
     order); within a file, the order the lines were recorded, which is the order the runtime
@@ -41,7 +48,9 @@ class JsonlSource:
     without validating their data. Decoding and filtering are the codec's `EventDecoder`.
 
     A line that cannot be used — torn, not JSON, not UTF-8, longer than ``max_line_bytes``,
-    naming an unknown message, or with data that does not validate — is skipped: counted in
+    naming an unknown message, with data that does not validate, or with a time within a day
+    of year 1 or 10000 (where a segment window or a replay gap would overflow; see
+    `bussdcc_framework.codec.decode_event`) — is skipped: counted in
     `skipped`, kept in `problems` (the first ``max_problems``) and logged as a warning naming
     the file and line (the first ``max_problems`` too). A file that cannot be read is reported
     the same way with line number 0. Both are reset each time iteration starts.
@@ -116,8 +125,17 @@ class JsonlSource:
             return [self.path]
         if not self.path.exists():
             raise FileNotFoundError(f"no recording at {self.path}")
-        found = (p for p in self.path.rglob("*.jsonl") if p.is_file())
-        return sorted(found, key=lambda p: p.relative_to(self.path).parts)
+        found = (
+            p
+            for pattern in ("*.jsonl", "*.jsonl.gz")
+            for p in self.path.rglob(pattern)
+            if p.is_file()
+        )
+        return sorted(found, key=self._order)
+
+    def _order(self, path: Path) -> tuple[tuple[str, ...], bool]:
+        # A compressed segment sorts just before its plain twin (same window, older lines).
+        return plain_path(path).relative_to(self.path).parts, not is_compressed(path)
 
     def __iter__(self) -> Iterator[Event[Message]]:
         self.skipped = 0
@@ -129,7 +147,7 @@ class JsonlSource:
         decode_lines = self._decoder.decode_lines
         line_no = 0
         try:
-            with open(path, "rb") as file:
+            with GzipLineFile(path) if is_compressed(path) else open(path, "rb") as file:
                 for first, lines, torn in _line_batches(file, self.max_line_bytes):
                     line_no = first
                     if isinstance(lines, OversizeLineError):
@@ -143,6 +161,9 @@ class JsonlSource:
                             torn_here = torn and line_no == last
                             prefix = "torn last line (no newline): " if torn_here else ""
                             self._skip(path, line_no, f"{prefix}{result}")
+                damage = getattr(file, "damage", None)
+                if damage is not None:
+                    self._skip(path, line_no, damage)
         except OSError as exc:
             where = f"after line {line_no}" if line_no else "at its start"
             self._skip(path, line_no, f"cannot read the file ({where}): {exc}")
@@ -156,8 +177,12 @@ class JsonlSource:
             logger.warning("more lines skipped in %s; not reporting each", self.path)
 
 
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def _line_batches(
-    file: IO[bytes], limit: int
+    file: _Readable, limit: int
 ) -> Iterator[tuple[int, list[bytes] | OversizeLineError, bool]]:
     """The file's lines in batches: ``(number of the first line, lines, torn)``.
 
@@ -199,3 +224,9 @@ def _line_batches(
 
 
 _CHUNK_BYTES: Final = 1 << 20
+
+
+# JsonlSource(root=...), the 0.46 form (bussdcc_framework._compat.forms; gone at 1.0).
+from ..._compat.forms import install_source as _install_source  # noqa: E402
+
+_install_source(JsonlSource)

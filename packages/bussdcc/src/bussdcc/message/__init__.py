@@ -1,8 +1,9 @@
 """Typed messages: the `Message` base, `Severity`, the name registry, and the kernel's own messages.
 
 Every message is a frozen, slotted dataclass with a class-level wire ``name`` (a stable dotted
-string such as ``process.error``) and a ``severity``. Defining a subclass that declares ``name``
-registers it, so a recorded name can be resolved back to its class without importing anything.
+string such as ``process.error``) and a ``severity``. Defining a subclass registers it under its
+name, so a recorded name can be resolved back to its class without importing anything. A
+subclass that declares no name (every 0.42-style message) is named ``<module>:<QualName>``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ._validate import dotted_path
+from .._validate import dotted_path
 
 __all__ = [
     "DeviceAttached",
@@ -45,6 +46,7 @@ __all__ = [
     "SystemSignal",
     "lookup",
     "registered",
+    "wire_name",
 ]
 
 
@@ -82,14 +84,39 @@ def _same_definition(taken: type, cls: type) -> bool:
     )
 
 
+# Marks a class whose ``name`` was given by `_register`, not declared: its subclasses get
+# names of their own instead of inheriting it (two classes under one name could not replay).
+_AUTO_NAMED = "_bussdcc_auto_named"
+
+
+def _declared_name(cls: type) -> str | None:
+    """The name ``cls`` declares or inherits from a class that declared one, else None."""
+    for klass in cls.__mro__:
+        if klass is Message or "name" not in klass.__dict__:
+            continue
+        if klass is not cls and klass.__dict__.get(_AUTO_NAMED, False):
+            return None  # inherited from an automatically named base: not a declaration
+        name: str = klass.__dict__["name"]
+        return name
+    return None
+
+
 def _register(cls: type[Message]) -> None:
-    name = cls.__dict__.get("name")
-    if name is None:
-        return  # an abstract intermediate base: nothing to resolve by name
-    dotted_path(name, f"{_qualified(cls)}.name")
-    severity = cls.__dict__.get("severity", cls.severity)
-    if not isinstance(severity, Severity):
-        raise TypeError(f"{_qualified(cls)}.severity must be a Severity, got {severity!r}")
+    if "name" not in cls.__dict__:
+        if _declared_name(cls) is not None:
+            # Inherits a declared name: a variant recorded under its parent's name, as in
+            # 0.42; the name keeps resolving to the parent.
+            _check_severity(cls)
+            return
+        # No name anywhere: the class's qualified name is its wire name (stable for as
+        # long as the class is not moved). The slotted copy that dataclass(slots=True)
+        # builds inherits this attribute in its own dict and keeps it.
+        cls.name = _qualified(cls)
+        setattr(cls, _AUTO_NAMED, True)
+    name = cls.__dict__["name"]
+    if not cls.__dict__.get(_AUTO_NAMED, False):
+        dotted_path(name, f"{_qualified(cls)}.name")
+    _check_severity(cls)
     with _registry_lock:
         taken = _registry.get(name)
         # dataclass(slots=True) builds a second class object for the same class; that (and
@@ -100,6 +127,29 @@ def _register(cls: type[Message]) -> None:
                 f"{_qualified(cls)} must choose another name"
             )
         _registry[name] = cls
+
+
+def _check_severity(cls: type[Message]) -> None:
+    severity = cls.__dict__.get("severity", cls.severity)
+    if not isinstance(severity, Severity):
+        raise TypeError(f"{_qualified(cls)}.severity must be a Severity, got {severity!r}")
+
+
+def wire_name(message: object) -> str:
+    """The wire name of ``message`` (an instance or a class), for reports: never raises.
+
+    A `Message` gives its ``name``; anything else (a bare ``Message()``, an object that is
+    not a message at all, a class whose ``name`` is broken) gives ``<module>:<QualName>`` of
+    its class, so an error reporter can always say what it was handling.
+    """
+    try:
+        cls = message if isinstance(message, type) else type(message)
+        name = getattr(cls, "name", None)
+        if isinstance(name, str) and name:
+            return name
+        return _qualified(cls)
+    except Exception:
+        return "<unnamed>"
 
 
 def lookup(name: str) -> type[Message] | None:
@@ -117,9 +167,13 @@ def registered() -> Mapping[str, type[Message]]:
 class Message:
     """Base of every message. Subclass as a frozen, slotted dataclass and set ``name``.
 
-    ``name`` is the stable wire name; ``severity`` defaults to INFO. A subclass that sets
-    ``name`` is registered at class creation; reusing a name taken by a different class
-    raises ``TypeError``.
+    ``name`` is the stable wire name; ``severity`` defaults to INFO. Every subclass is
+    registered at class creation under its name; reusing a name taken by a different class
+    raises ``TypeError``. A subclass that declares no ``name`` and inherits none declared by
+    a base is named ``<module>:<QualName>`` (``myapp.messages:CpuUsage``), so a 0.42-style
+    message is recorded and replayed like any other; declare a dotted ``name`` to keep the
+    wire name stable when the class moves. A subclass of a class that declared a name
+    inherits that name (it records as its parent and is not registered itself).
     """
 
     name: ClassVar[str]
@@ -350,3 +404,9 @@ class SystemSignal(Message):
 class SystemReload(Message):
     name = "system.reload"
     signal: int = 1
+
+
+# The 0.42 constructor forms and attribute names (bussdcc._compat.messages; gone at 1.0).
+from .._compat.messages import adapt_message_forms as _adapt_message_forms  # noqa: E402
+
+_adapt_message_forms(globals())

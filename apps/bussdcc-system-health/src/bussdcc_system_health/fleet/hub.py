@@ -1,0 +1,402 @@
+"""The fleet hub: one dashboard, ``/api/nodes`` and ``/metrics`` for every node on a broker.
+
+``bussdcc-system-health hub --mqtt mqtt://broker`` runs `build_hub_runtime`: an `MqttSource`
+receiving every node's events, a `FleetProcess` projecting each node through the app's own
+processes, a `FleetWatch` noticing silent nodes, the hub's own JSONL history (what it
+received, as `RemoteEvent` records: `build_hub_replay_runtime` plays it back into the same
+dashboard) and `HubWebInterface`:
+
+* ``/``: every node at a glance, worst first, kept live (WebInterface's protocol on ``/``);
+* ``/node/<name>``: the node's own dashboard, the same cards, kept live through the hub on
+  the Socket.IO namespace ``/node`` (the client names the node in its ``auth``);
+* ``/api/nodes``: ``{"nodes": [{"node", "status", "last_seen", ...}]}`` worst first;
+* ``/api/nodes/<name>/state``: the node's projected state;
+* ``/metrics``: Prometheus metrics of every node, with a ``node`` label.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from flask import Flask, Response, abort, jsonify, render_template, request
+from flask_socketio import SocketIO, join_room
+from flask_socketio import emit as socketio_emit
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from bussdcc.component import Service
+from bussdcc.context import ContextProtocol
+from bussdcc.event import Event
+from bussdcc_framework.interface.push import Pending
+from bussdcc_framework.interface.web import WebInterface
+from bussdcc_framework.io.console import ConsoleSink
+from bussdcc_framework.mqtt import (
+    DEFAULT_PREFIX,
+    MqttBroker,
+    MqttSource,
+    NodeStatusChanged,
+    RemoteEvent,
+)
+from bussdcc_framework.runtime import ReplayRuntime, Runtime
+
+from .. import defaults
+from ..interfaces.cards import CardViews, card_values
+from ..interfaces.web import install_dashboard
+from ..recording import history_root, history_sink
+from ..telemetry.health import HealthThresholds
+from ..version import __version__
+from .fleet import FLEET_ORDER, FLEET_ROW, FleetProcess, NodeSilent
+from .metrics import StateCollector, register_metrics_route
+from .projection import NodeProjection
+
+__all__ = [
+    "NODE_NAMESPACE",
+    "FleetWatch",
+    "HubOptions",
+    "HubWebInterface",
+    "build_hub_replay_runtime",
+    "build_hub_runtime",
+]
+
+logger = logging.getLogger(__name__)
+
+NODE_NAMESPACE = "/node"
+"""The Socket.IO namespace of node pages; a client sends ``auth={"node": name}``."""
+
+_STOP: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class HubOptions:
+    """What ``hub`` can choose on the command line."""
+
+    broker: MqttBroker | str | None = None
+    host: str = defaults.HOST
+    port: int = defaults.DASHBOARD_PORT
+    interval: float = defaults.INTERVAL
+    """The nodes' sampling interval assumed until a node's own shows (for silence)."""
+    data_dir: Path = Path("data-hub")
+    record: bool = True
+    quiet: bool = False
+    retention: timedelta = defaults.RETENTION
+    prefix: str = DEFAULT_PREFIX
+    console: TextIO | None = field(default=None, compare=False)
+
+
+class FleetWatch(Service):
+    """Every ``interval`` seconds, emits `NodeSilent` for each node that went quiet for more
+    than three of its intervals (once per silence: the next event from it ends it)."""
+
+    name = "fleet-watch"
+
+    def __init__(self, fleet: FleetProcess, interval: float = 1.0) -> None:
+        self.fleet = fleet
+        self.interval = interval
+
+    def tick(self, ctx: ContextProtocol) -> None:
+        for node, last_seen in self.fleet.silent_nodes(ctx.clock.now_utc()):
+            ctx.emit(NodeSilent(node=node, last_seen=last_seen))
+
+
+class HubWebInterface(WebInterface):
+    """The hub's dashboard (see the module docstring). The fleet page is pushed
+    `RemoteEvent`, `NodeStatusChanged` and `NodeSilent` with views of the changed row (or
+    the whole table when the order changed); node pages get their node's own stream."""
+
+    import_name = "bussdcc_system_health"
+
+    def __init__(
+        self,
+        fleet: FleetProcess,
+        host: str = defaults.HOST,
+        port: int = defaults.DASHBOARD_PORT,
+        *,
+        queue_size: int = 4096,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            host,
+            port,
+            push=(RemoteEvent, NodeStatusChanged, NodeSilent),
+            views=(FLEET_ROW, FLEET_ORDER),
+            queue_size=queue_size,
+            **kwargs,
+        )
+        self.fleet = fleet
+        fleet.on_push = self._node_push
+        self.node_dropped = 0
+        """Node-page events dropped because their queue was full (pages resync)."""
+        self._node_outbox: queue.Queue[Any] = queue.Queue(queue_size)
+        self._node_sender: threading.Thread | None = None
+        self._listeners: dict[str, set[str]] = {}
+        self._listeners_lock = threading.Lock()
+
+    def create_app(self) -> Flask:
+        app = super().create_app()
+        install_dashboard(app, self.fleet.thresholds)
+        return app
+
+    # -- the fleet page's views ----------------------------------------------------------------
+
+    def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
+        # A snapshot renders the whole table; a record only the changed row, plus the new
+        # order when it changed (the page moves its rows): each record stays small however
+        # many nodes there are.
+        if snapshot:
+            return {"fleet-table": render_template("fleet/table.html", rows=self.fleet.rows())}
+        row = values.get(FLEET_ROW)
+        if not isinstance(row, Mapping):
+            return {}
+        update: dict[str, Any] = {
+            "node": row["node"],
+            "html": render_template("fleet/row.html", row=row),
+        }
+        order = values.get(FLEET_ORDER)
+        if isinstance(order, list):
+            update["order"] = order
+        return {"fleet-row": update}
+
+    # -- node pages ----------------------------------------------------------------------------
+
+    def _node_push(self, projection: NodeProjection, pending: Pending) -> None:
+        try:
+            self._node_outbox.put_nowait((projection, pending))
+        except queue.Full:
+            self.node_dropped += 1
+
+    def _node_renderer(self, projection: NodeProjection) -> Any:
+        app = self.app
+
+        def render(values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
+            if app is None:
+                return {}
+            try:
+                with app.app_context():
+                    if projection.views is None:
+                        projection.views = CardViews(app.jinja_env)
+                    return projection.views.render(values, snapshot)
+            except Exception:
+                logger.exception("hub: could not render node %s", projection.node)
+                return {}
+
+        return render
+
+    def _node_snapshot(self, projection: NodeProjection) -> dict[str, Any]:
+        # A snapshot render forgets what the cards showed (CardViews.render).
+        return projection.stream.snapshot(
+            projection.state.snapshot,
+            projection.ctx.clock.now_utc(),
+            self._node_renderer(projection),
+        )
+
+    def _node_send_loop(self, socketio: SocketIO, outbox: queue.Queue[Any]) -> None:
+        while True:
+            first = outbox.get()
+            if first is _STOP:
+                return
+            if self.batch_window:
+                time.sleep(self.batch_window)
+            batch, stopping = [first], False
+            while len(batch) < 512:
+                try:
+                    item = outbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            by_node: dict[str, tuple[NodeProjection, list[Pending]]] = {}
+            for projection, pending in batch:
+                by_node.setdefault(projection.node, (projection, []))[1].append(pending)
+            for node, (projection, items) in by_node.items():
+                records = projection.stream.records(items, self._node_renderer(projection))
+                if records:
+                    try:
+                        socketio.emit("events", records, namespace=NODE_NAMESPACE, to=node)
+                    except Exception:
+                        logger.exception("hub: could not push node %s", node)
+            if stopping:
+                return
+
+    def register_socketio(self, socketio: SocketIO, ctx: ContextProtocol) -> None:
+        def on_connect(auth: Any = None) -> bool:
+            node = auth.get("node") if isinstance(auth, dict) else None
+            projection = self.fleet.projection(node) if isinstance(node, str) else None
+            if projection is None or not isinstance(node, str):
+                return False
+            sid = str(request.sid)  # type: ignore[attr-defined]
+            join_room(node)
+            with self._listeners_lock:
+                self._listeners.setdefault(node, set()).add(sid)
+                projection.listening = True
+            socketio_emit("snapshot", self._node_snapshot(projection))
+            return True
+
+        def on_disconnect(reason: Any = None) -> None:
+            sid = str(request.sid)  # type: ignore[attr-defined]
+            with self._listeners_lock:
+                for node, sids in self._listeners.items():
+                    if sid in sids:
+                        sids.discard(sid)
+                        projection = self.fleet.projection(node)
+                        if projection is not None and not sids:
+                            projection.listening = False
+
+        def on_resync(data: Any = None) -> None:
+            sid = str(request.sid)  # type: ignore[attr-defined]
+            with self._listeners_lock:
+                nodes = [n for n, sids in self._listeners.items() if sid in sids]
+            for node in nodes:
+                projection = self.fleet.projection(node)
+                if projection is not None:
+                    socketio_emit("snapshot", self._node_snapshot(projection))
+
+        socketio.on_event("connect", on_connect, namespace=NODE_NAMESPACE)
+        socketio.on_event("disconnect", on_disconnect, namespace=NODE_NAMESPACE)
+        socketio.on_event("resync", on_resync, namespace=NODE_NAMESPACE)
+        self._node_outbox = queue.Queue(self.queue_size)
+        self._node_sender = threading.Thread(
+            target=self._node_send_loop,
+            args=(socketio, self._node_outbox),
+            name=f"{self.name}-node-push",
+            daemon=True,
+        )
+        self._node_sender.start()
+
+    def stop(self, ctx: ContextProtocol) -> None:
+        sender = self._node_sender
+        if sender is not None:
+            self._node_outbox.put(_STOP)
+            sender.join(5)
+            self._node_sender = None
+        with self._listeners_lock:
+            self._listeners.clear()
+        for _, projection in self.fleet.nodes():
+            projection.listening = False
+        super().stop(ctx)
+
+    # -- routes --------------------------------------------------------------------------------
+
+    def register_routes(self, app: Flask, ctx: ContextProtocol) -> None:
+        fleet = self.fleet
+
+        @app.route("/")
+        def fleet_page() -> str:
+            snapshot = self.snapshot(views=False)
+            return render_template(
+                "fleet.html", snapshot=snapshot, rows=fleet.rows(), version=__version__
+            )
+
+        @app.route("/api/nodes")
+        def api_nodes() -> Response:
+            response = jsonify({"nodes": fleet.rows()})
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        @app.route("/node/<node>")
+        def node_page(node: str) -> str:
+            projection = fleet.projection(node)
+            if projection is None:
+                abort(404)
+            snapshot = projection.stream.snapshot(
+                projection.state.snapshot, projection.ctx.clock.now_utc()
+            )
+            return render_template(
+                "dashboard.html",
+                snapshot=snapshot,
+                time=snapshot["time"],
+                version=__version__,
+                live_namespace=NODE_NAMESPACE,
+                live_node=node,
+                **card_values(snapshot["state"]),
+            )
+
+        @app.route("/api/nodes/<node>/state")
+        def api_node_state(node: str) -> Response:
+            projection = fleet.projection(node)
+            if projection is None:
+                return Response(
+                    '{"error": "unknown node"}', status=404, mimetype="application/json"
+                )
+            response = jsonify(projection.state.snapshot())
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        register_metrics_route(
+            app,
+            StateCollector(
+                lambda: [({"node": node}, p.state.get) for node, p in fleet.nodes()],
+                lambda: _liveness(fleet.rows()),
+            ),
+        )
+
+
+def _liveness(rows: Iterable[Mapping[str, Any]]) -> list[Metric]:
+    from datetime import datetime
+
+    up = GaugeMetricFamily("bussdcc_node_up", "1 if the node is online", labels=["node"])
+    seen = GaugeMetricFamily(
+        "bussdcc_node_last_seen_timestamp_seconds",
+        "When the hub last received anything from the node (Unix time)",
+        labels=["node"],
+    )
+    for row in rows:
+        up.add_metric([row["node"]], 0.0 if row["status"] == "offline" else 1.0)
+        if row["last_seen"]:
+            seen.add_metric([row["node"]], datetime.fromisoformat(row["last_seen"]).timestamp())
+    return [up, seen]
+
+
+def _add_hub(
+    rt: Runtime | ReplayRuntime, options: HubOptions
+) -> tuple[FleetProcess, HubWebInterface]:
+    fleet = rt.add_process(FleetProcess(interval=options.interval, thresholds=HealthThresholds()))
+    web = HubWebInterface(fleet, host=options.host, port=options.port)
+    rt.add_interface(web)
+    if not options.quiet:
+        rt.add_sink(ConsoleSink() if options.console is None else ConsoleSink(options.console))
+    return fleet, web
+
+
+def build_hub_runtime(options: HubOptions) -> tuple[Runtime, HubWebInterface]:
+    """The live hub (see the module docstring).
+
+    Raises:
+        ValueError: for a missing or bad broker URL.
+        HistoryUnwritable: when recording is on and the history directory is not writable.
+    """
+    if options.broker is None:
+        raise ValueError("the hub needs a broker: --mqtt mqtt://HOST[:PORT]")
+    broker = MqttBroker.of(options.broker)
+    rt = Runtime()
+    if options.record:
+        rt.add_sink(history_sink(options.data_dir, options.retention))
+    fleet, web = _add_hub(rt, options)
+    rt.add_interface(MqttSource(broker, prefix=options.prefix))
+    rt.add_service(FleetWatch(fleet, interval=options.interval))
+    return rt, web
+
+
+def build_hub_replay_runtime(
+    options: HubOptions, speed: float, source: Iterable[Event[Any]]
+) -> tuple[ReplayRuntime, HubWebInterface]:
+    """The hub's dashboard driven by its recorded history (``<data-dir>/history``): the
+    recorded `RemoteEvent`, `NodeStatusChanged` and `NodeSilent` records rebuild every node's
+    projection as they happened."""
+    rt = ReplayRuntime(speed=speed)
+    _fleet, web = _add_hub(rt, options)
+    rt.add_source(source)
+    return rt, web
+
+
+def hub_history(options: HubOptions) -> Path:
+    """Where the hub records what it receives."""
+    return history_root(options.data_dir)
