@@ -220,6 +220,10 @@ def _load_columns(msgs: list[LoadAverageUpdated], out: Columns) -> None:
     _extend(out, "load.load1", [m.load1 for m in msgs])
     _extend(out, "load.load5", [m.load5 for m in msgs])
     _extend(out, "load.load15", [m.load15 for m in msgs])
+    # None: a recording from before the process count was read.
+    processes = [float(m.processes) for m in msgs if m.processes is not None]
+    if processes:
+        _extend(out, "load.processes", processes)
 
 
 def _network_columns(msgs: list[NetworkUsageUpdated], out: Columns) -> None:
