@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,16 @@ def browser() -> Iterator[Any]:
 
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _wait(page: Any, expression: str) -> None:
+    # Polled from here: page.wait_for_function evaluates the string inside the page, which
+    # the dashboard's Content-Security-Policy forbids (no unsafe-eval).
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)
 
 
 def recorded(telemetry: Any, seconds: int = 600) -> list[Event[Message]]:
@@ -96,21 +107,15 @@ def test_replay_bar_pauses_resumes_changes_speed_and_seeks(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
     toggle = page.locator("#replay-toggle")
-    page.wait_for_function(
-        "document.getElementById('replay-toggle').textContent === 'Resume'", timeout=WAIT_MS
-    )
+    _wait(page, "document.getElementById('replay-toggle').textContent === 'Resume'")
     # The bar fits the width: nothing scrolls sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
     toggle.click()
-    page.wait_for_function(
-        "document.getElementById('replay-toggle').textContent === 'Pause'", timeout=WAIT_MS
-    )
+    _wait(page, "document.getElementById('replay-toggle').textContent === 'Pause'")
     assert progress(url)["paused"] is False
     toggle.click()
-    page.wait_for_function(
-        "document.getElementById('replay-toggle').textContent === 'Resume'", timeout=WAIT_MS
-    )
+    _wait(page, "document.getElementById('replay-toggle').textContent === 'Resume'")
     assert progress(url)["paused"] is True
 
     with page.expect_response(lambda r: r.url.endswith("/api/replay/speed")):
@@ -122,10 +127,10 @@ def test_replay_bar_pauses_resumes_changes_speed_and_seeks(
     page.locator("#replay-seek").evaluate(
         "el => { el.value = '500'; el.dispatchEvent(new Event('change')); }"
     )
-    page.wait_for_function(
+    _wait(
+        page,
         "document.getElementById('replay-percent').textContent.startsWith('49.')"
         " || document.getElementById('replay-percent').textContent.startsWith('50.')",
-        timeout=WAIT_MS,
     )
     figures = progress(url)
     assert figures["paused"] is True
