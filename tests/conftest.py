@@ -21,6 +21,7 @@ from bussdcc_framework.testing import ReplayTrace
 from bussdcc_system_health.message import HealthChanged
 from bussdcc_system_health.processes import (
     CPU_HISTORY,
+    DISK_IO_HISTORY,
     HEALTH_STATE,
     NETWORK_HISTORY,
     STATE_PATHS,
@@ -33,7 +34,7 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = REPOSITORY_ROOT / "tests" / "corpus"
 
 PROJECTED_KEYS = (*STATE_PATHS.values(), IDENTITY_STATE, HEALTH_STATE)
-HISTORY_KEYS = (CPU_HISTORY, NETWORK_HISTORY)
+HISTORY_KEYS = (CPU_HISTORY, NETWORK_HISTORY, DISK_IO_HISTORY)
 
 
 def corpus_recordings() -> list[Path]:

@@ -20,7 +20,7 @@ CORPUS = REPOSITORY_ROOT / "tests" / "corpus"
 GENERATE_PI = REPOSITORY_ROOT / "tools" / "corpus" / "generate_pi.py"
 MAX_CORPUS_BYTES = 3 * 1024 * 1024
 WIRE_KEYS = {"time", "seq", "name", "type", "severity", "data"}
-SCENARIOS = {"idle", "cpu-load", "network-burst", "raspberry-pi"}
+SCENARIOS = {"idle", "cpu-load", "network-burst", "disk-io", "raspberry-pi"}
 
 ReadManifest = Callable[[Path], dict[str, Any]]
 

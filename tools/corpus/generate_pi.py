@@ -6,7 +6,9 @@ No Pi is at hand, so this drives the app's own `SystemService` and collectors wi
 readings (each collector's reader is replaced; parsing, decoding and rate computation are the
 app's) on a kernel `ManualClock`, recording through a framework `JsonlSink` exactly as the live
 app records. The simulated Pi 4 (4 cores, 4 GB, SD card, eth0 + wlan0) runs idle, then a
-three-core workload that heats it from about 45 °C to about 82 °C before it cools again.
+three-core workload that heats it from about 45 °C to about 82 °C before it cools again,
+writing its build output to the SD card. It has no fan, and an SD card reports no wear, so
+the session has no storage-wear readings.
 Its `get_throttled` value follows the firmware's sequence for a weak power supply and a hot
 SoC: 0x0, then 0x50005 (under-voltage and throttled, now and since boot), 0x50000 (cleared,
 but occurred since boot), 0x80008 (soft temperature limit now) and 0x80000 (occurred).
@@ -40,6 +42,8 @@ from bussdcc_system_health.collectors import (
     Collector,
     CpuCollector,
     DiskCollector,
+    DiskIoCollector,
+    FanCollector,
     LoadCollector,
     MemoryCollector,
     NetworkCollector,
@@ -49,7 +53,7 @@ from bussdcc_system_health.collectors import (
 from bussdcc_system_health.processes import HealthProcess, SystemProcess
 from bussdcc_system_health.service import SystemService
 from bussdcc_system_health.telemetry.filesystems import Mount
-from bussdcc_system_health.telemetry.rates import InterfaceCounters
+from bussdcc_system_health.telemetry.rates import DiskCounters, InterfaceCounters
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPOSITORY_ROOT / "tests" / "corpus"
@@ -132,6 +136,12 @@ class SimulatedPi:
             "wlan0": [12_774_310, 3_118_004],
         }
         self._counters_time = 0.0
+        # mmcblk0p2 (root), mmcblk0p1 (boot): read bytes, written bytes, reads, writes, busy ms
+        self._disks = {
+            "mmcblk0p1": [21_430_272, 1_048_576, 412, 9, 1_880],
+            "mmcblk0p2": [611_225_600, 208_470_016, 18_604, 21_377, 402_115],
+        }
+        self._disks_time = 0.0
         uptime = (START - IDENTITY.boot_time).total_seconds() if IDENTITY.boot_time else 0.0
         self._cpu = [
             {
@@ -251,6 +261,49 @@ class SimulatedPi:
     def read_cores(self) -> int:
         return CORES
 
+    def read_processes(self) -> int:
+        # The build forks compilers: a few dozen more processes while it runs.
+        return 158 + (34 if self.working() else 0) + self.rng("processes").randrange(0, 3)
+
+    def read_disks(self) -> dict[str, DiskCounters]:
+        elapsed = self.t - self._disks_time
+        self._disks_time = self.t
+        rng = self.rng("disks")
+        if self.working():  # build output (as the root filesystem fills) and some reads
+            read, written, busy = rng.uniform(80_000, 400_000), 1_450_000.0, rng.uniform(0.35, 0.6)
+        else:  # journald and the app's own history
+            read, written, busy = 0.0, rng.uniform(4_000, 12_000), rng.uniform(0.004, 0.02)
+        root = self._disks["mmcblk0p2"]
+        root[0] += int(read * elapsed) // 4096 * 4096
+        root[1] += int(written * elapsed) // 4096 * 4096
+        root[2] += int(read * elapsed) // 65_536
+        root[3] += int(written * elapsed) // 131_072 + (1 if written else 0)
+        root[4] += int(busy * elapsed * 1000)
+        parts = {name: DiskCounters(*values) for name, values in self._disks.items()}
+        # the whole card counts what its partitions do
+        card = DiskCounters(*(sum(column) for column in zip(*self._disks.values(), strict=True)))
+        return {**parts, "mmcblk0": card, "ram0": DiskCounters(0, 0, 0, 0, 0)}
+
+    @staticmethod
+    def sysfs(root: Path) -> Path:
+        """A /sys/block and /sys/dev/block as the Pi has them, for choosing the devices."""
+        sysfs = root / "sys"
+        for path in ("block/mmcblk0/mmcblk0p1", "block/mmcblk0/mmcblk0p2", "block/ram0"):
+            (sysfs / path).mkdir(parents=True)
+        (sysfs / "dev" / "block").mkdir(parents=True)
+        for minor in (1, 2):
+            (sysfs / "dev" / "block" / f"179:{minor}").symlink_to(
+                f"../../block/mmcblk0/mmcblk0p{minor}"
+            )
+        return sysfs
+
+    @staticmethod
+    def stat(path: str) -> SimpleNamespace:
+        minors = {"/": 2, "/boot/firmware": 1}
+        if path not in minors:
+            raise FileNotFoundError(path)
+        return SimpleNamespace(st_dev=os.makedev(179, minors[path]))
+
     def read_sensors(self) -> Mapping[str, Sequence[SimpleNamespace]]:
         # The Pi's thermal zone reports millidegrees; it has no high/critical trip in hwmon.
         reading = round(self.celsius() + self.rng("temperature").uniform(-0.2, 0.2), 3)
@@ -280,14 +333,21 @@ class SimulatedPi:
     def vcgencmd(self, executable: str) -> str:
         return f"throttled=0x{self.throttled():x}\n"
 
-    def collectors(self, missing: Path) -> tuple[Collector, ...]:
+    def collectors(self, missing: Path, scratch: Path) -> tuple[Collector, ...]:
         """The app's collectors, reading this simulation instead of the host."""
         return (
             CpuCollector(self.read_cpu),
             MemoryCollector(self.read_memory, self.read_swap),
             DiskCollector(self.read_mounts, self.read_usage),
-            LoadCollector(self.read_load, self.read_cores),
+            DiskIoCollector(
+                self.read_disks,
+                read_mounts=self.read_mounts,
+                sysfs=self.sysfs(scratch),
+                stat=self.stat,
+            ),
+            LoadCollector(self.read_load, self.read_cores, self.read_processes),
             TemperatureCollector(self.read_sensors),
+            FanCollector(dict),  # no fan: the Pi 4 runs passively cooled
             NetworkCollector(self.read_interfaces),
             ThrottlingCollector(
                 missing,  # no sysfs file: the collector falls back to vcgencmd, as on Pi OS 11
@@ -321,7 +381,7 @@ def generate(destination: Path, seed: int = DEFAULT_SEED) -> int:
             rt.add_service(identity)
             _settle(clock, 1)
             rt.add_service(
-                SystemService(pi.collectors(root / "no-get_throttled"), interval=INTERVAL)
+                SystemService(pi.collectors(root / "no-get_throttled", root), interval=INTERVAL)
             )
             _settle(clock, 2)
             for _ in range(int(SECONDS / INTERVAL)):

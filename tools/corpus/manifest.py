@@ -46,6 +46,7 @@ from bussdcc_framework.testing import ReplayTrace
 from bussdcc_system_health.message import HealthChanged
 from bussdcc_system_health.processes import (
     CPU_HISTORY,
+    DISK_IO_HISTORY,
     HEALTH_STATE,
     NETWORK_HISTORY,
     STATE_PATHS,
@@ -57,7 +58,7 @@ from bussdcc_system_health.telemetry.history import history_length
 PROJECTED_KEYS = (*STATE_PATHS.values(), IDENTITY_STATE, HEALTH_STATE)
 """The state keys whose final value a manifest pins."""
 
-HISTORY_KEYS = (CPU_HISTORY, NETWORK_HISTORY)
+HISTORY_KEYS = (CPU_HISTORY, NETWORK_HISTORY, DISK_IO_HISTORY)
 """The chart histories, pinned by length only (their content is the telemetry again)."""
 
 

@@ -3,6 +3,7 @@
     python tools/corpus/record.py idle --seconds 180 --interval 2
     python tools/corpus/record.py cpu-load --seconds 180 --interval 2
     python tools/corpus/record.py network-burst --seconds 180 --interval 2
+    python tools/corpus/record.py disk-io --seconds 90 --interval 2
 
 The recording runs what the app runs live -- a framework `Runtime` with the framework's
 `SystemIdentityService`, the app's `SystemService` (real psutil collectors), `SystemProcess`
@@ -15,6 +16,9 @@ port is needed). While it records, a workload shapes what the host does:
   The app leaves loopback out of its network figures, so this scenario's network collector
   includes it; that is the only difference from the app's own collectors, and the manifest
   says so.
+* ``disk-io``: ``dd`` writes a file of zeros (``conv=fdatasync``, so the bytes reach the disk
+  rather than the page cache) in the middle third, into a scratch directory beside the
+  output (on the repository's disk: ``/tmp`` may be a RAM disk), then deletes it.
 
 The segments are joined in time order into ``<out>/<scenario>.jsonl`` (replacing it), then
 ``tools/corpus/manifest.py`` writes the manifest beside it.
@@ -119,10 +123,36 @@ def network_burst(seconds: float, cancel: threading.Event) -> None:
     _wait(seconds - 2 * third, cancel)
 
 
+DD_MEGABYTES = 256
+"""How much each ``dd`` run of the disk-io scenario writes."""
+
+
+def disk_io(seconds: float, cancel: threading.Event) -> None:
+    """Write files to disk with ``dd`` over and over through the middle third."""
+    third = seconds / 3
+    if _wait(third, cancel):
+        return
+    written = 0
+    deadline = time.monotonic() + third
+    with tempfile.TemporaryDirectory(prefix="corpus-dd-", dir=REPOSITORY_ROOT) as scratch:
+        target = Path(scratch) / "zeros"
+        while time.monotonic() < deadline and not cancel.is_set():
+            subprocess.run(
+                ["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={DD_MEGABYTES}",
+                 "conv=fdatasync", "status=none"],
+                check=True,
+            )  # fmt: skip
+            written += DD_MEGABYTES
+            target.unlink()
+    print(f"disk-io: dd wrote {written} MiB", flush=True)
+    _wait(deadline + third - time.monotonic(), cancel)
+
+
 WORKLOADS: dict[str, Workload] = {
     "idle": idle,
     "cpu-load": cpu_load,
     "network-burst": network_burst,
+    "disk-io": disk_io,
 }
 
 

@@ -17,6 +17,7 @@ from bussdcc_system_health.collectors import (
     Collector,
     CpuCollector,
     DiskCollector,
+    FanCollector,
     LoadCollector,
     MemoryCollector,
     MountTable,
@@ -29,6 +30,8 @@ from bussdcc_system_health.message import (
     CoreUsage,
     CpuUsageUpdated,
     DiskUsageUpdated,
+    Fan,
+    FanSpeedUpdated,
     Filesystem,
     InterfaceThroughput,
     LoadAverageUpdated,
@@ -92,9 +95,11 @@ def test_memory_and_swap() -> None:
     assert msg == MemoryUsageUpdated(4000, 1000, 2800, 75.0, 100, 25, 25.0)
 
 
-def test_load_per_core() -> None:
-    msg = LoadCollector(read_load=lambda: (2.0, 1.0, 0.5), read_cores=lambda: 4).collect(0.0)
-    assert msg == LoadAverageUpdated(2.0, 1.0, 0.5, 4, 0.5, 0.25, 0.125)
+def test_load_per_core_and_process_count() -> None:
+    msg = LoadCollector(
+        read_load=lambda: (2.0, 1.0, 0.5), read_cores=lambda: 4, read_processes=lambda: 213
+    ).collect(0.0)
+    assert msg == LoadAverageUpdated(2.0, 1.0, 0.5, 4, 0.5, 0.25, 0.125, processes=213)
 
 
 # --- disks ------------------------------------------------------------------------------------
@@ -398,6 +403,46 @@ def test_corrupt_sysfs_value_falls_back_and_is_named(tmp_path: Path) -> None:
     assert "'garbage'" in msg.reason
 
 
+# --- fans -------------------------------------------------------------------------------------
+
+
+def test_fans_are_reported_every_tick() -> None:
+    chips = {"pwmfan": [NS(label="", current=2950)], "thinkpad": [NS(label="fan1", current=0)]}
+    collector = FanCollector(lambda: chips)
+    expected = FanSpeedUpdated(
+        available=True, fans=(Fan("pwmfan", "", 2950), Fan("thinkpad", "fan1", 0))
+    )
+    assert [collector.collect(t) for t in (0.0, 1.0)] == [expected, expected]
+
+
+def test_no_fans_is_stated_on_change_and_every_ten_minutes() -> None:
+    reads: list[float] = []
+    chips: dict[str, list[NS]] = {}
+
+    def read() -> dict[str, list[NS]]:
+        reads.append(0.0)
+        return chips
+
+    collector = FanCollector(read, recheck_absent=60.0, repeat_unavailable=600.0)
+    first = collector.collect(0.0)
+    assert first is not None and not first.available and first.reason
+    assert [collector.collect(t) for t in (1.0, 59.0, 60.0, 599.0)] == [None] * 4
+    assert len(reads) == 3  # looked again at 60 s and 599 s, not every tick
+    assert collector.collect(600.0) == first
+    chips["pwmfan"] = [NS(label="", current=1200)]
+    assert collector.collect(630.0) is None  # not looked for until 659 s
+    found = collector.collect(660.0)
+    assert found == FanSpeedUpdated(available=True, fans=(Fan("pwmfan", "", 1200),))
+    chips.clear()
+    assert collector.collect(661.0) == first  # the loss is news at once
+
+
+def test_platform_without_fan_support_is_stated() -> None:
+    msg = FanCollector(lambda: None).collect(0.0)
+    assert msg is not None and not msg.available
+    assert msg.reason == "psutil cannot read fans on this platform"
+
+
 # --- the real host ----------------------------------------------------------------------------
 
 
@@ -439,6 +484,7 @@ def test_real_collectors_report_plausible_values() -> None:
     assert load.cores >= 1
     assert load.load1 >= 0.0
     assert math.isclose(load.load1_per_core, load.load1 / load.cores, abs_tol=0.001)
+    assert load.processes is not None and load.processes >= 1
 
     temp = by_type[TemperatureUpdated]
     assert isinstance(temp, TemperatureUpdated)

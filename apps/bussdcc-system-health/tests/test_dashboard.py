@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import socketio
 from markupsafe import escape
 
 import bussdcc_system_health
+from bussdcc_framework.service import identity_record
 from bussdcc_system_health.interfaces.web import BOOTSTRAP_CSS, bootstrap_static_folder
 
 TIMEOUT = 10.0
@@ -60,6 +63,38 @@ def test_first_load_renders_the_current_state_server_side(dashboard: Any, teleme
     assert health["reasons"]
     for reason in health["reasons"]:
         assert escape(reason) in html
+
+
+def test_disk_io_wear_fans_processes_and_uptime_render_server_side(
+    dashboard: Any, telemetry: Any
+) -> None:
+    rt = dashboard.runtime
+    ident = telemetry.identity()
+    booted = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
+    rt.ctx.state.set("system.identity", identity_record(replace(ident, boot_time=booted)))
+    rt.emit(telemetry.cpu(cores=8))
+    rt.ctx.state.set("system.cpu.usage.time", "2026-01-04T08:30:59+00:00")
+    rt.emit(telemetry.disk_io(read=2048.0, write=3 * 1024 * 1024, busy=42.0))
+    rt.emit(telemetry.disks())
+    rt.emit(telemetry.wear(0x02, life_a=0x0B))
+    rt.emit(telemetry.fans(2950))
+    rt.emit(telemetry.load(processes=231))
+
+    html = page(dashboard)
+
+    assert re.search(r'id="dio-write">3\.0 MiB/s<', html)
+    devices = html[html.index('id="dio-devices"') :]
+    assert "mmcblk0p2" in devices and "42.0 %" in devices
+    assert html.count('class="core"') == 8
+    wear_html = html[html.index('id="wear"') : html.index("</div>", html.index('id="wear"'))]
+    wear = " ".join(re.sub(r"<[^>]+>", " ", wear_html).split())
+    assert "exceeded (A) · 0-10 % (B) · pre-EOL warning" in wear
+    # Coloured as health judges it: life used past its critical 100 %, pre-EOL warning.
+    assert '<span class="text-danger">exceeded</span>' in wear_html
+    assert 'badge text-bg-warning">warning<' in wear_html
+    assert "2950 RPM" in html
+    assert re.search(r'id="load-processes">231<', html)
+    assert re.search(r'data-identity="uptime">3 d 2 h 30 min<', html)
 
 
 def test_unavailable_readings_are_shown_as_unavailable(dashboard: Any, telemetry: Any) -> None:
@@ -252,23 +287,67 @@ def test_live_events_carry_the_views_and_derived_state_they_changed(
 
 def test_a_card_is_rendered_again_only_when_what_it_shows_changed(telemetry: Any) -> None:
     from bussdcc_system_health.interfaces import SystemWebInterface
-    from bussdcc_system_health.interfaces.cards import render_views
+    from bussdcc_system_health.interfaces.cards import CardViews
 
     web = SystemWebInterface(port=0)
-    env = web.create_app().jinja_env
+    views = CardViews(web.create_app().jinja_env)
     load = {**telemetry.load(load1=1.0).to_dict(), "time": "2026-01-01T00:00:00Z"}
     cpu = {**telemetry.cpu().to_dict(), "time": "2026-01-01T00:00:00Z"}
-    shown: dict[str, Any] = {}
     values = {"system.load": load, "system.cpu.usage": cpu}
 
-    first = render_views(env, values, False, {}, shown)
+    first = views.render(values, False)
     later = {path: {**record, "time": "2026-01-01T00:00:01Z"} for path, record in values.items()}
-    second = render_views(env, later, False, {}, shown)
+    second = views.render(later, False)
     changed = {"system.load": {**load, "load1": 2.0}}
-    third = render_views(env, changed, False, {}, shown)
+    third = views.render(changed, False)
 
-    assert {"load", "cpu", "updated-at"} <= set(first)
+    assert {"load", "cpu", "cpu-cores", "updated-at"} <= set(first)
     assert "load" not in second  # only its time changed, which the card does not show
     assert "updated-at" in second and "00:00:01" in second["updated-at"]  # the cpu card does
     assert "2.00" in third["load"]
-    assert "load" in render_views(env, later, True, {}, shown)  # a snapshot renders all
+    assert "load" in views.render(later, True)  # a snapshot renders all
+    assert "load" not in views.render(later, False)
+    views.forget()
+    assert "load" in views.render(later, False)  # forgotten: rendered at its next change
+
+
+def test_a_card_of_several_records_renders_with_the_latest_of_each(telemetry: Any) -> None:
+    from bussdcc_system_health.interfaces import SystemWebInterface
+    from bussdcc_system_health.interfaces.cards import CardViews
+
+    web = SystemWebInterface(port=0)
+    views = CardViews(web.create_app().jinja_env)
+    disks = {**telemetry.disks(percent=73.5).to_dict(), "time": "2026-01-01T00:00:00Z"}
+    wear = {**telemetry.wear(0x03).to_dict(), "time": "2026-01-01T00:00:00Z"}
+    identity = identity_record(
+        replace(telemetry.identity(), boot_time=datetime(2026, 1, 1, 0, 0, tzinfo=UTC))
+    )
+
+    def cpu(at: str) -> dict[str, Any]:
+        return {"system.cpu.usage": {**telemetry.cpu().to_dict(), "time": at}}
+
+    views.render({"system.disk.usage": disks, "system.identity": identity}, False)
+    after_wear = views.render({"system.storage.wear": wear}, False)
+    assert "73.5 %" in after_wear["disks"] and "urgent" in after_wear["disks"]
+
+    # The host card's uptime runs to the CPU record's time, rendered again once a minute.
+    assert "1 h 0 min" in views.render(cpu("2026-01-01T01:00:00+00:00"), False)["identity"]
+    assert "identity" not in views.render(cpu("2026-01-01T01:00:59+00:00"), False)
+    assert "1 h 1 min" in views.render(cpu("2026-01-01T01:01:00+00:00"), False)["identity"]
+    assert "disks" not in views.render(cpu("2026-01-01T01:01:01+00:00"), False)
+
+
+def test_uptime_and_wear_formats() -> None:
+    from bussdcc_system_health.interfaces.cards import MISSING, fmt_uptime, fmt_wear
+
+    boot = "2026-01-01T06:00:00Z"
+    assert fmt_uptime(boot, "2026-01-04T08:30:59+00:00") == "3 d 2 h 30 min"
+    assert fmt_uptime(boot, "2026-01-01T06:59:59+00:00") == "0 h 59 min"
+    assert fmt_uptime(boot, "2026-01-01T05:59:59+00:00") == MISSING  # clock went back
+    assert fmt_uptime(None, boot) == MISSING and fmt_uptime(boot, "soon") == MISSING
+    assert fmt_wear({"raw": 2, "used_min": 10, "used_max": 20, "exceeded": False}) == "10-20 %"
+    assert fmt_wear({"raw": 11, "used_min": 100, "used_max": None, "exceeded": True}) == (
+        "exceeded"
+    )
+    assert fmt_wear({"raw": 0, "used_min": None, "used_max": None}) == MISSING
+    assert fmt_wear(None) == MISSING

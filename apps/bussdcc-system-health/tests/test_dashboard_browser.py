@@ -140,7 +140,11 @@ def test_live_updates_end_where_a_freshly_rendered_page_starts(
     rt.emit(telemetry.network(rx=3 * 1024 * 1024, tx=512.0, name="wlan0"))
     rt.emit(telemetry.temperature(72.5))
     rt.emit(telemetry.throttling(under_voltage_now=True))
-    last = rt.emit(telemetry.cpu(user=33.0))
+    rt.emit(telemetry.disk_io(read=2048.0, write=3 * 1024 * 1024, busy=42.0))
+    rt.emit(telemetry.wear(0x02, life_a=0x0B))
+    rt.emit(telemetry.fans(2950))
+    rt.emit(telemetry.load(processes=231))
+    last = rt.emit(telemetry.cpu(user=33.0, cores=8))
     page.wait("(seq) => window.dashboard.seq === seq", last.seq)
     updated = page.page.evaluate(LIVE_VIEWS)
 
@@ -156,10 +160,17 @@ def test_live_updates_end_where_a_freshly_rendered_page_starts(
     finally:
         fresh.page.close()
 
-    assert set(updated) >= {"health", "cpu", "memory", "disks", "network", "temperature"}
+    assert set(updated) >= {
+        "health", "cpu", "cpu-cores", "memory", "disks", "diskio", "diskio-totals", "network",
+        "temperature", "load", "identity",
+    }  # fmt: skip
     assert updated == rendered
     assert same_markup  # classes (bar colours, health colours) included
     assert "33.0 %" in updated["cpu"] and "92.0 %" in updated["disks"]
+    assert "8 cores" in updated["cpu-cores"] and "3.0 MiB/s" in updated["diskio-totals"]
+    assert "mmcblk0p2" in updated["diskio"] and "42.0 %" in updated["diskio"]
+    assert "exceeded (A)" in updated["disks"] and "2950 RPM" in updated["temperature"]
+    assert "231 processes" in updated["load"] and "Uptime" in updated["identity"]
     assert "critical" in updated["health"]
     assert page.errors == []
 
@@ -228,6 +239,59 @@ def test_disconnect_shows_stale_state_and_a_restart_recovers_without_reload(
     ]
     assert unexpected == []
     assert not [e for e in page.errors if e.startswith("pageerror")]
+
+
+def test_disk_io_per_core_cpu_wear_and_fans_stay_live_at_phone_width(
+    page: Page, dashboard: Any, telemetry: Any
+) -> None:
+    rt = dashboard.runtime
+    page.page.set_viewport_size({"width": 390, "height": 900})
+    rt.emit(telemetry.cpu(cores=4))
+    rt.emit(telemetry.disk_io(write=1024 * 1024))
+    rt.emit(telemetry.disks())
+    rt.emit(telemetry.temperature())
+    page.page.goto(dashboard.url)
+    assert page.text("#dio-write") == "1.0 MiB/s"  # rendered by the server
+    page.wait_live()
+
+    rt.emit(telemetry.cpu(cores=64))
+    page.wait("document.querySelectorAll('#cpu-cores .core').length === 64")
+    strip = page.page.locator("#cpu-cores").bounding_box()
+    cells = page.page.locator("#cpu-cores .core")
+    first, last = cells.nth(0).bounding_box(), cells.nth(63).bounding_box()
+    assert strip is not None and first is not None and last is not None
+    assert strip["x"] + strip["width"] <= 390, "the strip fits the phone's width"
+    assert first["width"] >= 12, "each core's bar stays wide enough to read"
+    assert round((last["y"] - first["y"]) / first["height"]) >= 3, "16 to a row: 4 rows"
+    # Fill heights come from stylesheet classes (the CSP refuses style attributes): the
+    # busiest core's fill is as tall as its cell.
+    busiest = page.page.evaluate(
+        """() => { const fill = document.querySelector('#cpu-cores .core:last-child .core-fill');
+                   return fill.getBoundingClientRect().height
+                        / fill.parentElement.getBoundingClientRect().height; }"""
+    )
+    assert abs(busiest - 1.0) < 0.02
+
+    rt.emit(telemetry.disk_io(read=3 * 1024 * 1024, write=0.0, busy=87.5))
+    page.wait_text("#dio-read", "3.0 MiB/s")
+    assert "87.5 %" in page.text("#dio-devices") and "mmcblk0p2" in page.text("#dio-devices")
+    rt.emit(telemetry.wear(0x03))
+    page.wait("document.querySelector('#wear')?.textContent.includes('urgent')")
+    page.wait_text("#health-status", "critical")
+    rt.emit(telemetry.fans(1800))
+    page.wait("document.querySelector('#fans')?.textContent.includes('1800 RPM')")
+    rt.emit(telemetry.load())
+    page.wait_text("#load-processes", "180")
+
+    # The disk I/O chart plots the server's history, fed raw numbers and the axis unit.
+    chart = page.page.evaluate("window.dashboard.charts()['disk-io-chart']")
+    history = rt.state.get("system.history.disk_io")
+    assert chart["write"] == list(history["write"]) == [1024 * 1024, 0.0]
+    assert chart["read"] == list(history["read"])
+    assert chart["labels"] == [t[11:19] for t in history["t"]]
+    # ... and has the range selector of the history charts, drawing the devices' rates.
+    assert page.page.evaluate("window.dashboard.chart('disk-io-chart').live") is True
+    assert page.errors == []
 
 
 # --- history: range selector, zoom, marks -------------------------------------------------

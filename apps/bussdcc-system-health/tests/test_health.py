@@ -6,23 +6,32 @@ import pytest
 
 from bussdcc_system_health.message import (
     CpuUsageUpdated,
+    DiskIo,
+    DiskIoUpdated,
     DiskUsageUpdated,
     Filesystem,
     LoadAverageUpdated,
     MemoryUsageUpdated,
+    StorageWear,
+    StorageWearUpdated,
     TemperatureSensor,
     TemperatureUpdated,
     ThrottlingUpdated,
 )
 from bussdcc_system_health.telemetry.health import (
+    BusyStreak,
     HealthAssessment,
     HealthThresholds,
     LatestTelemetry,
     Threshold,
     evaluate_health,
+    extend_busy_streak,
+    extend_busy_streaks,
+    sustained_level,
     worst,
 )
 from bussdcc_system_health.telemetry.throttling import decode_throttled
+from bussdcc_system_health.telemetry.wear import decode_life_time, decode_pre_eol
 
 
 def cpu(busy: float) -> CpuUsageUpdated:
@@ -208,3 +217,123 @@ def test_worst() -> None:
     assert worst() == "ok"
     assert worst("ok", "critical", "warning") == "critical"
     assert worst("warning", "ok") == "warning"
+
+
+# --- disk busy, sustained ----------------------------------------------------------------------
+
+BUSY = Threshold(90.0, 98.0)
+
+
+def io(interval: float, **busy: float | None) -> DiskIoUpdated:
+    return DiskIoUpdated(
+        interval=interval,
+        read_bytes_per_s=0.0,
+        write_bytes_per_s=0.0,
+        devices=tuple(DiskIo(d, 0.0, 0.0, 0.0, 0.0, b, 0, 0) for d, b in busy.items()),
+    )
+
+
+def test_a_busy_streak_starts_with_the_reading_that_reached_each_level() -> None:
+    streak = extend_busy_streak(None, 95.0, 100.0, 102.0, BUSY)
+    assert streak == BusyStreak(95.0, until=102.0, warning_since=100.0, critical_since=None)
+    streak = extend_busy_streak(streak, 99.0, 102.0, 104.0, BUSY)
+    assert streak == BusyStreak(99.0, until=104.0, warning_since=100.0, critical_since=102.0)
+    streak = extend_busy_streak(streak, 91.0, 104.0, 106.0, BUSY)
+    assert streak == BusyStreak(91.0, until=106.0, warning_since=100.0, critical_since=None)
+
+
+def test_a_quiet_reading_or_a_missing_sample_breaks_the_streak() -> None:
+    streak = extend_busy_streak(None, 95.0, 0.0, 2.0, BUSY)
+    quiet = extend_busy_streak(streak, 10.0, 2.0, 4.0, BUSY)
+    assert quiet == BusyStreak(10.0, until=4.0)
+    assert extend_busy_streak(streak, None, 2.0, 4.0, BUSY) is None
+    # next reading starts 10 s after the last ended: a sample went missing, start afresh
+    gap = extend_busy_streak(streak, 95.0, 12.0, 14.0, BUSY)
+    assert gap == BusyStreak(95.0, until=14.0, warning_since=12.0)
+
+
+def test_sustained_level_needs_the_whole_duration() -> None:
+    streak = BusyStreak(99.0, until=400.0, warning_since=100.0, critical_since=200.0)
+    assert sustained_level(streak, 300.0) == "warning"
+    assert sustained_level(streak, 200.0) == "critical"
+    assert sustained_level(streak, 301.0) == "ok"
+    assert sustained_level(BusyStreak(50.0, until=400.0), 0.0) == "ok"
+
+
+def test_streaks_follow_the_devices_of_each_disk_io_message() -> None:
+    streaks = extend_busy_streaks({}, io(2.0, sda=95.0, sdb=None), 10.0, BUSY)
+    assert streaks == {"sda": BusyStreak(95.0, until=10.0, warning_since=8.0)}
+    streaks = extend_busy_streaks(streaks, io(2.0, sdb=99.0), 12.0, BUSY)
+    assert streaks == {"sdb": BusyStreak(99.0, 12.0, warning_since=10.0, critical_since=10.0)}
+
+
+def test_a_disk_busy_for_the_sustained_time_is_a_reason() -> None:
+    streaks = {
+        "mmcblk0": BusyStreak(99.5, until=1000.0, warning_since=600.0, critical_since=700.0),
+        "sda": BusyStreak(93.0, until=1000.0, warning_since=700.0),
+        "sdb": BusyStreak(100.0, until=1000.0, warning_since=900.0, critical_since=900.0),
+    }
+    assessment = evaluate_health(LatestTelemetry(disk_busy=streaks))
+    assert assessment.status == "critical"
+    assert assessment.reasons == (
+        "disk mmcblk0 busy 99.5% (critical at 98% sustained 300 s)",
+        "disk sda busy 93.0% (warning at 90% sustained 300 s)",
+    )
+
+
+def test_disk_busy_limits_are_configurable_and_checked() -> None:
+    streak = {"sda": BusyStreak(95.0, until=30.0, warning_since=0.0)}
+    quick = HealthThresholds(disk_busy_seconds=30.0)
+    assert evaluate_health(LatestTelemetry(disk_busy=streak), quick).status == "warning"
+    assert evaluate_health(LatestTelemetry(disk_busy=streak)).status == "ok"
+    with pytest.raises(ValueError, match="disk_busy_seconds"):
+        HealthThresholds(disk_busy_seconds=-1.0)
+    with pytest.raises(TypeError, match="disk_busy_seconds"):
+        HealthThresholds(disk_busy_seconds="60")  # type: ignore[arg-type]
+
+
+# --- storage wear ------------------------------------------------------------------------------
+
+
+def wear(pre_eol: int, a: int = 0x01, b: int = 0x01) -> StorageWearUpdated:
+    return StorageWearUpdated(
+        available=True,
+        devices=(
+            StorageWear(
+                "mmcblk0",
+                decode_life_time(a),
+                decode_life_time(b),
+                decode_pre_eol(pre_eol),
+                pre_eol,
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("pre_eol", "status", "reasons"),
+    [
+        (0x00, "ok", ()),
+        (0x01, "ok", ()),
+        (0x02, "warning", ("mmcblk0 reserved blocks 80% used (pre-EOL warning)",)),
+        (0x03, "critical", ("mmcblk0 reserved blocks 90% used (pre-EOL urgent)",)),
+    ],
+)
+def test_pre_eol_warning_and_urgent_are_reasons(
+    pre_eol: int, status: str, reasons: tuple[str, ...]
+) -> None:
+    assessment = evaluate_health(LatestTelemetry(wear=wear(pre_eol)))
+    assert (assessment.status, assessment.reasons) == (status, reasons)
+
+
+def test_life_time_estimates_are_judged_by_their_lower_bound() -> None:
+    assert evaluate_health(LatestTelemetry(wear=wear(0x01, a=0x09))).status == "ok"  # 80-90 %
+    nearly = evaluate_health(LatestTelemetry(wear=wear(0x01, a=0x0A)))
+    assert nearly.reasons == ("mmcblk0 life time A used at least 90.0% (warning at 90%)",)
+    spent = evaluate_health(LatestTelemetry(wear=wear(0x01, b=0x0B)))
+    assert spent.reasons == ("mmcblk0 life time B used at least 100.0% (critical at 100%)",)
+
+
+def test_wear_unavailable_is_not_a_problem() -> None:
+    missing = StorageWearUpdated(available=False, reason="no eMMC")
+    assert evaluate_health(LatestTelemetry(wear=missing)).status == "ok"

@@ -21,9 +21,14 @@ from bussdcc_framework.message import SinkError, SinkRecovered
 from bussdcc_framework.testing import EventRecorder
 from bussdcc_system_health.message import (
     CpuUsageUpdated,
+    DiskIo,
+    DiskIoUpdated,
     HealthChanged,
     MemoryUsageUpdated,
+    StorageWear,
+    StorageWearUpdated,
     ThrottlingUpdated,
+    WearEstimate,
 )
 from bussdcc_system_health.processes import HealthProcess
 from bussdcc_system_health.telemetry.health import HealthThresholds, Threshold
@@ -163,6 +168,45 @@ def test_restart_forgets_old_telemetry() -> None:
 def test_wrong_thresholds_type_is_rejected() -> None:
     with pytest.raises(TypeError, match="thresholds must be HealthThresholds"):
         HealthProcess({"cpu": 90})  # type: ignore[arg-type]
+
+
+def disk_io(busy: float | None, interval: float = 2.0) -> DiskIoUpdated:
+    return DiskIoUpdated(
+        interval=interval,
+        read_bytes_per_s=0.0,
+        write_bytes_per_s=1e6,
+        devices=(DiskIo("mmcblk0", 0.0, 1e6, 0.0, 10.0, busy, 0, 0),),
+    )
+
+
+def test_a_disk_busy_for_the_sustained_time_changes_health(rig: Rig) -> None:
+    rig.at(0, cpu(10.0))
+    for t in range(2, 300, 2):  # 99 % busy from t=0: critical once 300 s are covered
+        rig.at(t, disk_io(99.0))
+        assert rig.health["status"] == "ok", t
+    rig.at(300, disk_io(99.0))
+    assert rig.health["status"] == "critical"
+    assert rig.health["reasons"] == ["disk mmcblk0 busy 99.0% (critical at 98% sustained 300 s)"]
+    rig.at(302, disk_io(20.0))
+    assert rig.health["status"] == "ok"
+    assert [c.payload.status for c in rig.changes] == ["ok", "critical", "ok"]
+
+
+def test_a_missing_disk_sample_restarts_the_busy_streak(rig: Rig) -> None:
+    for t in range(2, 200, 2):
+        rig.at(t, disk_io(99.0))
+    for t in range(220, 510, 2):  # after a 20 s gap the streak restarts at 218 s
+        rig.at(t, disk_io(99.0))
+    assert rig.health["status"] == "ok"
+    rig.at(520, disk_io(99.0, interval=10.0))  # a longer sample, but no gap: 302 s
+    assert rig.health["status"] == "critical"
+
+
+def test_pre_eol_urgent_is_critical(rig: Rig) -> None:
+    estimate = WearEstimate(0x02, 10, 20)
+    rig.at(0, StorageWearUpdated(True, (StorageWear("mmcblk0", estimate, estimate, "urgent", 3),)))
+    assert rig.health["status"] == "critical"
+    assert rig.health["reasons"] == ["mmcblk0 reserved blocks 90% used (pre-EOL urgent)"]
 
 
 # --- the app's own faults: history not recorded, a service that died ------------------------

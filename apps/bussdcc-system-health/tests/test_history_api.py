@@ -48,6 +48,7 @@ def test_series_lists_every_stored_series(client: FlaskClient) -> None:
             "load.load1",
             "load.load15",
             "load.load5",
+            "load.processes",
             "memory.percent",
             "swap.percent",
         ]

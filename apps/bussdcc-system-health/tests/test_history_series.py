@@ -15,6 +15,10 @@ from bussdcc_system_health.message import (
     CollectorFailed,
     CoreUsage,
     CpuUsageUpdated,
+    DiskIo,
+    DiskIoUpdated,
+    Fan,
+    FanSpeedUpdated,
     HealthChanged,
     InterfaceThroughput,
     NetworkUsageUpdated,
@@ -47,11 +51,48 @@ def test_memory_disk_and_load(telemetry: Any) -> None:
         ("swap.percent", 0.0),
     ]
     assert readings(telemetry.disks(percent=30.0)) == [("disk./.percent", 30.0)]
-    assert readings(telemetry.load(load1=1.25)) == [
+    assert readings(telemetry.load(load1=1.25, processes=231)) == [
         ("load.load1", 1.25),
         ("load.load5", 0.4),
         ("load.load15", 0.3),
+        ("load.processes", 231.0),
     ]
+    # A recording made before processes were counted has none: no value, not a zero.
+    assert [name for name, _ in readings(telemetry.load(processes=None))] == [
+        "load.load1",
+        "load.load5",
+        "load.load15",
+    ]
+
+
+def test_disk_io_gives_each_device_and_leaves_out_unknown_values() -> None:
+    msg = DiskIoUpdated(
+        interval=1.0,
+        read_bytes_per_s=4096.0,
+        write_bytes_per_s=65536.0,
+        devices=(
+            DiskIo("mmcblk0", 4096.0, 65536.0, 1.0, 2.0, 12.5, 10, 20),
+            DiskIo("mmcblk0p2", 4096.0, 65536.0, 1.0, 2.0, None, 10, 20, whole=False),
+            DiskIo("sda", None, None, None, None, 0.0, 0, 0),  # new since the last sample
+        ),
+    )
+    assert readings(msg) == [
+        ("disk.mmcblk0.read_bytes_per_s", 4096.0),
+        ("disk.mmcblk0.write_bytes_per_s", 65536.0),
+        ("disk.mmcblk0.busy", 12.5),
+        ("disk.mmcblk0p2.read_bytes_per_s", 4096.0),
+        ("disk.mmcblk0p2.write_bytes_per_s", 65536.0),
+        ("disk.sda.busy", 0.0),
+    ]
+    assert readings(DiskIoUpdated(interval=1.0, read_bytes_per_s=0.0, write_bytes_per_s=0.0)) == []
+
+
+def test_fans_give_rpm_named_by_chip_and_label() -> None:
+    msg = FanSpeedUpdated(
+        available=True, fans=(Fan("pwmfan", "", 2950), Fan("thinkpad", "fan1", 1800))
+    )
+    assert readings(msg) == [("fan.pwmfan", 2950.0), ("fan.thinkpad.fan1", 1800.0)]
+    assert readings(FanSpeedUpdated(available=False, reason="no fans found")) == []
 
 
 def test_network_totals_and_interfaces_leave_out_unknown_rates() -> None:

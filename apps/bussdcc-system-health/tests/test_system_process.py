@@ -14,12 +14,17 @@ from bussdcc_framework.service import identity_record
 from bussdcc_system_health.message import (
     CoreUsage,
     CpuUsageUpdated,
+    DiskIo,
+    DiskIoUpdated,
     DiskUsageUpdated,
+    Fan,
+    FanSpeedUpdated,
     Filesystem,
     InterfaceThroughput,
     LoadAverageUpdated,
     MemoryUsageUpdated,
     NetworkUsageUpdated,
+    StorageWearUpdated,
     TemperatureUpdated,
     ThrottlingUpdated,
 )
@@ -49,6 +54,18 @@ def network(eth0_rx: float | None) -> NetworkUsageUpdated:
     )
 
 
+def disk_io(sda_read: float | None, *, sdb: bool = False) -> DiskIoUpdated:
+    devices = [DiskIo("sda", sda_read, 20.0, 1.0, 2.0, 5.0, 100, 200)]
+    if sdb:
+        devices.append(DiskIo("sdb", 1.0, 2.0, 1.0, 1.0, None, 1, 2))
+    return DiskIoUpdated(
+        interval=1.0,
+        read_bytes_per_s=(sda_read or 0.0) + (1.0 if sdb else 0.0),
+        write_bytes_per_s=20.0 + (2.0 if sdb else 0.0),
+        devices=tuple(devices),
+    )
+
+
 @pytest.fixture
 def rig() -> Iterator[tuple[Runtime, ManualClock]]:
     clock = ManualClock()
@@ -73,6 +90,9 @@ def test_each_message_lands_at_its_path_with_the_event_time(
         "system.temperature": TemperatureUpdated(available=False, reason="none"),
         "system.network.usage": network(100.0),
         "system.throttling": ThrottlingUpdated(available=False, reason="not a Pi"),
+        "system.disk.io": disk_io(sda_read=100.0),
+        "system.storage.wear": StorageWearUpdated(available=False, reason="no eMMC"),
+        "system.fans": FanSpeedUpdated(available=True, fans=(Fan("pwmfan", "", 3000),)),
     }
     for msg in messages.values():
         rt.emit(msg)
@@ -120,6 +140,23 @@ def test_network_history_has_totals_and_per_interface_rates(
         "rx": (100.0, 0.0),
         "tx": (10.0, 10.0),
         "interfaces": {"eth0": {"rx": (100.0, None), "tx": (10.0, 10.0)}},
+    }
+
+
+def test_disk_io_history_has_totals_and_per_device_rates_and_busy(
+    rig: tuple[Runtime, ManualClock],
+) -> None:
+    rt, _ = rig
+    rt.emit(disk_io(100.0))
+    rt.emit(disk_io(None, sdb=True))
+    assert rt.state.get("system.history.disk_io") == {
+        "t": (T0, T0),
+        "read": (100.0, 1.0),
+        "write": (20.0, 22.0),
+        "devices": {
+            "sda": {"read": (100.0, None), "write": (20.0, 20.0), "busy": (5.0, 5.0)},
+            "sdb": {"read": (None, 1.0), "write": (None, 2.0), "busy": (None, None)},
+        },
     }
 
 

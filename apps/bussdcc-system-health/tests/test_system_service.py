@@ -82,10 +82,13 @@ def test_defaults() -> None:
         "cpu",
         "memory",
         "disk",
+        "disk_io",
         "load",
         "temperature",
+        "fans",
         "network",
         "throttling",
+        "storage_wear",
     ]
 
 

@@ -5,8 +5,8 @@ None, Literal, tuples of the frozen records below), so it round-trips through th
 format unchanged. Sizes are bytes, rates bytes per second, percentages 0-100, temperatures
 degrees Celsius.
 
-A reading that cannot be taken is stated, never invented: temperature and throttling carry
-``available`` and a ``reason`` instead of a fake value.
+A reading that cannot be taken is stated, never invented: temperature, fans, storage wear and
+throttling carry ``available`` and a ``reason`` instead of a fake value.
 
 Severity is a class attribute in bussdcc, so it cannot vary with the content: periodic
 telemetry is INFO (it is emitted every second), a failing collector and a health status
@@ -24,7 +24,11 @@ __all__ = [
     "CollectorFailed",
     "CoreUsage",
     "CpuUsageUpdated",
+    "DiskIo",
+    "DiskIoUpdated",
     "DiskUsageUpdated",
+    "Fan",
+    "FanSpeedUpdated",
     "Filesystem",
     "HealthChanged",
     "HealthStatus",
@@ -34,10 +38,14 @@ __all__ = [
     "NetworkUsageUpdated",
     "NotificationFailed",
     "NotificationSent",
+    "PreEol",
+    "StorageWear",
+    "StorageWearUpdated",
     "TemperatureSensor",
     "TemperatureUpdated",
     "ThrottleFlags",
     "ThrottlingUpdated",
+    "WearEstimate",
 ]
 
 HealthStatus = Literal["ok", "warning", "critical"]
@@ -114,6 +122,106 @@ class DiskUsageUpdated(Message):
     filesystems: tuple[Filesystem, ...] = ()
 
 
+@dataclass(slots=True, frozen=True)
+class DiskIo:
+    """One block device's I/O over the sample interval.
+
+    A rate is None when it cannot be known honestly: the device is new since the previous
+    sample, or its counter went backwards (the device was removed and re-added). ``busy`` is
+    the share of the interval the device had I/O in flight (the kernel's ``io_ticks``), None
+    where the platform does not count it.
+    """
+
+    device: str
+    """The kernel's name for it, as in ``/proc/diskstats`` (``sda``, ``mmcblk0p2``, ``dm-0``)."""
+    read_bytes_per_s: float | None
+    write_bytes_per_s: float | None
+    reads_per_s: float | None
+    """Read operations completed per second."""
+    writes_per_s: float | None
+    busy: float | None
+    """Percent of the interval (0-100)."""
+    read_bytes: int
+    """The read counter (bytes since boot) at this sample."""
+    write_bytes: int
+    whole: bool = True
+    """A whole disk (``/sys/block/<device>``) rather than a partition of one."""
+
+
+@dataclass(slots=True, frozen=True)
+class DiskIoUpdated(Message):
+    """Per-device block I/O over the last ``interval`` seconds.
+
+    Devices: every whole disk except RAM, compressed-RAM (zram), loop and similar virtual
+    devices, plus every partition or virtual device that backs a mounted filesystem. Totals
+    sum the whole disks that no other reported device is stacked on (device-mapper, md RAID
+    and loop devices count their I/O again on the disks below them), where the rate is known.
+    """
+
+    name = "system.disk.io.updated"
+    interval: float
+    read_bytes_per_s: float
+    write_bytes_per_s: float
+    devices: tuple[DiskIo, ...] = ()
+
+
+# --- storage wear (eMMC) -----------------------------------------------------------------------
+
+PreEol = Literal["undefined", "normal", "warning", "urgent", "reserved"]
+"""The eMMC ``PRE_EOL_INFO`` field: how much of the reserved blocks is consumed.
+
+``normal`` (0x01) below 80 %, ``warning`` (0x02) 80 % or more, ``urgent`` (0x03) 90 % or more;
+``undefined`` (0x00) when the device does not say, ``reserved`` for values the standard does
+not define."""
+
+
+@dataclass(slots=True, frozen=True)
+class WearEstimate:
+    """An eMMC ``DEVICE_LIFE_TIME_EST_TYP_A/B`` value: how much of the rated life is used.
+
+    ``raw`` 0x01-0x0A is 0-10 % ... 90-100 % used (``used_min``..``used_max``); 0x0B means the
+    rated life is exceeded (``exceeded``, ``used_min`` 100, ``used_max`` None); 0x00 (not
+    defined) and values above 0x0B leave both bounds None.
+    """
+
+    raw: int
+    used_min: int | None
+    used_max: int | None
+    exceeded: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class StorageWear:
+    """One eMMC device's wear, as its firmware estimates it.
+
+    Type A and type B are two kinds of memory in the device (typically SLC and MLC); the
+    vendor decides which is which.
+    """
+
+    device: str
+    """The block device, e.g. ``mmcblk0``."""
+    life_time_a: WearEstimate
+    life_time_b: WearEstimate
+    pre_eol: PreEol
+    pre_eol_raw: int
+    model: str | None = None
+    """The card's product name (``device/name`` in sysfs), when readable."""
+
+
+@dataclass(slots=True, frozen=True)
+class StorageWearUpdated(Message):
+    """Flash wear of every eMMC device; with none, ``available`` is False and ``reason`` says why.
+
+    Emitted when the reading changes and otherwise at most hourly: wear moves over months.
+    SD cards and other disks do not report wear.
+    """
+
+    name = "system.storage.wear.updated"
+    available: bool
+    devices: tuple[StorageWear, ...] = ()
+    reason: str | None = None
+
+
 # --- load --------------------------------------------------------------------------------------
 
 
@@ -129,6 +237,8 @@ class LoadAverageUpdated(Message):
     load1_per_core: float
     load5_per_core: float
     load15_per_core: float
+    processes: int | None = None
+    """How many processes exist (None in recordings made before it was counted)."""
 
 
 # --- temperature -------------------------------------------------------------------------------
@@ -154,6 +264,32 @@ class TemperatureUpdated(Message):
     name = "system.temperature.updated"
     available: bool
     sensors: tuple[TemperatureSensor, ...] = ()
+    reason: str | None = None
+
+
+# --- fans --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class Fan:
+    """One fan's speed."""
+
+    name: str
+    """The hwmon chip, e.g. ``pwmfan`` (a Raspberry Pi 5's fan) or ``thinkpad``."""
+    label: str
+    rpm: int
+
+
+@dataclass(slots=True, frozen=True)
+class FanSpeedUpdated(Message):
+    """Every fan psutil can read; with none, ``available`` is False and ``reason`` says why.
+
+    Where there are no fans this is emitted when that changes and at most every ten minutes.
+    """
+
+    name = "system.fans.updated"
+    available: bool
+    fans: tuple[Fan, ...] = ()
     reason: str | None = None
 
 

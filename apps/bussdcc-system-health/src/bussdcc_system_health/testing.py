@@ -17,26 +17,36 @@ from bussdcc_framework.message.system import SystemIdentityEvent
 from .history import RollupReader
 from .interfaces import SystemWebInterface
 from .message import (
+    CoreUsage,
     CpuUsageUpdated,
+    DiskIo,
+    DiskIoUpdated,
     DiskUsageUpdated,
+    Fan,
+    FanSpeedUpdated,
     Filesystem,
     InterfaceThroughput,
     LoadAverageUpdated,
     MemoryUsageUpdated,
     NetworkUsageUpdated,
+    StorageWear,
+    StorageWearUpdated,
     TemperatureSensor,
     TemperatureUpdated,
     ThrottleFlags,
     ThrottlingUpdated,
 )
 from .processes import HealthProcess, SystemProcess
+from .telemetry.wear import decode_life_time, decode_pre_eol
 
 __all__ = [
     "Dashboard",
     "Telemetry",
     "cpu",
+    "disk_io",
     "disks",
     "emit_all",
+    "fans",
     "identity",
     "load",
     "memory",
@@ -45,6 +55,7 @@ __all__ = [
     "start_dashboard",
     "temperature",
     "throttling",
+    "wear",
 ]
 
 GiB = 1024**3
@@ -81,11 +92,24 @@ def start_dashboard(port: int = 0, history: RollupReader | None = None) -> Dashb
     return Dashboard(rt, web)
 
 
-def cpu(user: float = 10.0, system: float = 5.0, iowait: float = 1.0) -> CpuUsageUpdated:
-    """A CPU reading with these shares (idle takes the rest)."""
+def cpu(
+    user: float = 10.0, system: float = 5.0, iowait: float = 1.0, cores: int = 0
+) -> CpuUsageUpdated:
+    """A CPU reading with these shares (idle takes the rest); with ``cores``, that many
+    cores busy from 0 % up to 100 %."""
     idle = 100.0 - user - system - iowait
+    per_core = tuple(
+        CoreUsage(i, busy * 0.8, busy * 0.2, 0.0, 100.0 - busy, busy)
+        for i in range(cores)
+        for busy in [round(100.0 * i / max(1, cores - 1), 1)]
+    )
     return CpuUsageUpdated(
-        user=user, system=system, iowait=iowait, idle=idle, busy=100.0 - idle - iowait
+        user=user,
+        system=system,
+        iowait=iowait,
+        idle=idle,
+        busy=100.0 - idle - iowait,
+        cores=per_core,
     )
 
 
@@ -122,9 +146,10 @@ def disks(percent: float = 30.0) -> DiskUsageUpdated:
     )
 
 
-def load(load1: float = 0.5, cores: int = 4) -> LoadAverageUpdated:
-    """A load reading on a ``cores``-core host."""
+def load(load1: float = 0.5, cores: int = 4, processes: int | None = 180) -> LoadAverageUpdated:
+    """A load reading on a ``cores``-core host with ``processes`` processes."""
     return LoadAverageUpdated(
+        processes=processes,
         load1=load1,
         load5=0.4,
         load15=0.3,
@@ -177,6 +202,46 @@ def throttling(under_voltage_now: bool | None = False) -> ThrottlingUpdated:
     )
 
 
+def disk_io(
+    read: float = 4096.0, write: float = 2 * 1024 * 1024, busy: float | None = 12.5
+) -> DiskIoUpdated:
+    """An SD card (``mmcblk0``) and its root partition, doing the same I/O."""
+    return DiskIoUpdated(
+        interval=1.0,
+        read_bytes_per_s=read,
+        write_bytes_per_s=write,
+        devices=(
+            DiskIo("mmcblk0", read, write, read / 4096, write / 65536, busy, 10 * GiB, 4 * GiB),
+            DiskIo(
+                "mmcblk0p2", read, write, read / 4096, write / 65536, busy, 10 * GiB, 4 * GiB,
+                whole=False,
+            ),
+        ),
+    )  # fmt: skip
+
+
+def wear(pre_eol: int | None = 0x01, life_a: int = 0x02, life_b: int = 0x01) -> StorageWearUpdated:
+    """An eMMC's wear as sysfs reports it; ``pre_eol=None`` for a host without eMMC."""
+    if pre_eol is None:
+        return StorageWearUpdated(available=False, reason="no eMMC device reports wear")
+    card = StorageWear(
+        device="mmcblk0",
+        life_time_a=decode_life_time(life_a),
+        life_time_b=decode_life_time(life_b),
+        pre_eol=decode_pre_eol(pre_eol),
+        pre_eol_raw=pre_eol,
+        model="BJTD4R",
+    )
+    return StorageWearUpdated(available=True, devices=(card,))
+
+
+def fans(rpm: int | None = 2950) -> FanSpeedUpdated:
+    """A Raspberry Pi 5's fan; ``rpm=None`` for a host without fans."""
+    if rpm is None:
+        return FanSpeedUpdated(available=False, reason="no fans found")
+    return FanSpeedUpdated(available=True, fans=(Fan("pwmfan", "", rpm),))
+
+
 def identity(hostname: str = "pi-lab-07") -> SystemIdentityEvent:
     """A host identity as `SystemIdentityService` emits it."""
     return SystemIdentityEvent(
@@ -224,6 +289,9 @@ class Telemetry:
     network = staticmethod(network)
     temperature = staticmethod(temperature)
     throttling = staticmethod(throttling)
+    disk_io = staticmethod(disk_io)
+    wear = staticmethod(wear)
+    fans = staticmethod(fans)
     identity = staticmethod(identity)
     emit_all = staticmethod(emit_all)
     publish_identity = staticmethod(publish_identity)

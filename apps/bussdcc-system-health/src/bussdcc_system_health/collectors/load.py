@@ -1,7 +1,8 @@
-"""`LoadCollector`: the 1/5/15-minute load averages, whole and per logical CPU."""
+"""`LoadCollector`: 1/5/15-minute load averages, whole and per logical CPU, and process count."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import psutil
@@ -16,6 +17,15 @@ def _logical_cpus() -> int:
     return psutil.cpu_count(logical=True) or 1
 
 
+def _process_count() -> int:
+    # One listing of /proc, nothing read per process: half what psutil.pids() costs, which
+    # also converts every name to an int.
+    try:
+        return sum(1 for name in os.listdir("/proc") if name.isdigit())
+    except FileNotFoundError:  # not Linux
+        return len(psutil.pids())
+
+
 def _same_load(previous: LoadAverageUpdated, current: LoadAverageUpdated) -> bool:
     return (previous.load1, previous.load5, previous.load15, previous.cores) == (
         current.load1,
@@ -26,10 +36,11 @@ def _same_load(previous: LoadAverageUpdated, current: LoadAverageUpdated) -> boo
 
 
 class LoadCollector:
-    """1/5/15-minute load averages, whole and per logical CPU.
+    """1/5/15-minute load averages, whole and per logical CPU, and how many processes exist.
 
     Linux recomputes the load averages every 5 seconds, so most 1 s samples repeat the last
-    one: a sample is reported when the averages (or the CPU count) changed, and at least
+    one: a sample is reported when the averages (or the CPU count) changed - the process
+    count alone, which moves nearly every second, is no news and rides along - and at least
     every ``repeat`` seconds (default a minute) otherwise; in between `collect` returns
     None. The state and the health verdicts keep the last reported value, which is the
     current one. The averages are rounded to two decimals as ``/proc/loadavg`` shows them,
@@ -46,11 +57,13 @@ class LoadCollector:
         self,
         read_load: Callable[[], tuple[float, float, float]] = psutil.getloadavg,
         read_cores: Callable[[], int] = _logical_cpus,
+        read_processes: Callable[[], int] = _process_count,
         *,
         repeat: float = EVERY_MINUTE,
     ) -> None:
         self._read_load = read_load
         self._read_cores = read_cores
+        self._read_processes = read_processes
         self._news: OnChange[LoadAverageUpdated] = OnChange(
             repeat, argument="repeat", same=_same_load
         )
@@ -70,5 +83,6 @@ class LoadCollector:
                 load1_per_core=round(load1 / cores, 3),
                 load5_per_core=round(load5 / cores, 3),
                 load15_per_core=round(load15 / cores, 3),
+                processes=int(self._read_processes()),
             ),
         )

@@ -52,7 +52,7 @@ from bussdcc_framework.mqtt import (
 from bussdcc_framework.runtime import ReplayRuntime, Runtime
 
 from .. import defaults
-from ..interfaces.cards import card_values, render_views
+from ..interfaces.cards import CardViews, card_values
 from ..interfaces.web import install_dashboard
 from ..recording import history_root, history_sink
 from ..telemetry.health import HealthThresholds
@@ -252,7 +252,9 @@ class HubWebInterface(WebInterface):
                 return {}
             try:
                 with app.app_context():
-                    return render_views(app.jinja_env, values, snapshot, {}, projection.shown)
+                    if projection.views is None:
+                        projection.views = CardViews(app.jinja_env)
+                    return projection.views.render(values, snapshot)
             except Exception:
                 logger.exception("hub: could not render node %s", projection.node)
                 return {}
@@ -260,7 +262,7 @@ class HubWebInterface(WebInterface):
         return render
 
     def _node_snapshot(self, projection: NodeProjection) -> dict[str, Any]:
-        projection.shown.clear()
+        # A snapshot render forgets what the cards showed (CardViews.render).
         return projection.stream.snapshot(
             projection.state.snapshot,
             projection.ctx.clock.now_utc(),

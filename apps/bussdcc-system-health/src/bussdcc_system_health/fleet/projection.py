@@ -27,7 +27,7 @@ from bussdcc.message import Message
 from bussdcc.state import StateStore
 from bussdcc_framework.interface.push import Pending, PushStream
 
-from ..interfaces.cards import VIEWED
+from ..interfaces.cards import VIEWED, CardViews
 from ..interfaces.web import PUSHED, WATCHED
 from ..processes import HealthProcess, SystemProcess
 from ..telemetry.health import HealthThresholds
@@ -79,8 +79,9 @@ class NodeProjection:
         self.ctx = NodeContext(clock, runtime)
         self.health = HealthProcess(thresholds)
         self.stream = PushStream(PUSHED, watch=WATCHED, views=VIEWED)
-        self.shown: dict[str, Any] = {}
-        """What the node page's cards last showed (`cards.render_views` memory)."""
+        self.views: CardViews | None = None
+        """The node page's view renderer (each node remembers its own records and what its
+        cards last showed); the hub's web interface creates it with its Jinja environment."""
         self.listening = False
         """Whether a page of this node is open (set by the hub's web interface)."""
         self._on_push = on_push

@@ -4,9 +4,12 @@ Series names are dotted paths (SPEC section 8): ``cpu.busy``, ``cpu.user``, ``cp
 ``cpu.iowait``, ``cpu.core.<n>.busy``, ``memory.percent``, ``swap.percent``, ``load.load1``,
 ``load.load5``, ``load.load15``, ``network.rx_bytes_per_s``, ``network.tx_bytes_per_s``,
 ``network.<iface>.rx_bytes_per_s``, ``network.<iface>.tx_bytes_per_s``,
-``disk.<mountpoint>.percent`` (``disk./.percent``) and ``temperature.<sensor>``, where a
-sensor is its chip name, followed by ``.<label>`` when the chip has labelled readings
-(``temperature.cpu_thermal``, ``temperature.coretemp.Core 0``).
+``disk.<mountpoint>.percent`` (``disk./.percent``), ``disk.<device>.read_bytes_per_s``,
+``disk.<device>.write_bytes_per_s`` and ``disk.<device>.busy`` for each block device the disk
+I/O reading reports (``disk.mmcblk0.busy``), ``load.processes``, ``temperature.<sensor>`` and
+``fan.<fan>`` (RPM), where a sensor or fan is its chip name, followed by ``.<label>`` when
+the chip has labelled readings (``temperature.cpu_thermal``, ``temperature.coretemp.Core 0``,
+``fan.pwmfan``).
 
 A reading that is not known (an interface's first sample, an unavailable sensor) yields no
 value: history states what was measured and never fills in.
@@ -21,7 +24,9 @@ from bussdcc.message import Message
 
 from ..message import (
     CpuUsageUpdated,
+    DiskIoUpdated,
     DiskUsageUpdated,
+    FanSpeedUpdated,
     HealthChanged,
     LoadAverageUpdated,
     MemoryUsageUpdated,
@@ -62,6 +67,7 @@ Reading = tuple[str, float]
 _CORE_NAMES: dict[int, str] = {}
 _NIC_NAMES: dict[str, tuple[str, str]] = {}
 _DISK_NAMES: dict[str, str] = {}
+_DEVICE_NAMES: dict[str, tuple[str, str, str]] = {}
 
 
 def _core_name(core: int) -> str:
@@ -88,6 +94,17 @@ def _disk_name(mountpoint: str) -> str:
     return name
 
 
+def _device_names(device: str) -> tuple[str, str, str]:
+    names = _DEVICE_NAMES.get(device)
+    if names is None:
+        names = _DEVICE_NAMES[device] = (
+            f"disk.{device}.read_bytes_per_s",
+            f"disk.{device}.write_bytes_per_s",
+            f"disk.{device}.busy",
+        )
+    return names
+
+
 def _cpu(msg: CpuUsageUpdated) -> list[Reading]:
     values = [
         ("cpu.busy", msg.busy),
@@ -107,8 +124,33 @@ def _disk(msg: DiskUsageUpdated) -> list[Reading]:
     return [(_disk_name(fs.mountpoint), fs.percent) for fs in msg.filesystems]
 
 
+def _disk_io(msg: DiskIoUpdated) -> list[Reading]:
+    values: list[Reading] = []
+    for device in msg.devices:
+        read, write, busy = _device_names(device.device)
+        # None: a rate not known honestly (a new device, a counter that went back).
+        if device.read_bytes_per_s is not None:
+            values.append((read, device.read_bytes_per_s))
+        if device.write_bytes_per_s is not None:
+            values.append((write, device.write_bytes_per_s))
+        if device.busy is not None:
+            values.append((busy, device.busy))
+    return values
+
+
 def _load(msg: LoadAverageUpdated) -> list[Reading]:
-    return [("load.load1", msg.load1), ("load.load5", msg.load5), ("load.load15", msg.load15)]
+    values = [("load.load1", msg.load1), ("load.load5", msg.load5), ("load.load15", msg.load15)]
+    if msg.processes is not None:
+        values.append(("load.processes", float(msg.processes)))
+    return values
+
+
+def _fans(msg: FanSpeedUpdated) -> list[Reading]:
+    if not msg.available:
+        return []
+    return [
+        (f"fan.{f.name}.{f.label}" if f.label else f"fan.{f.name}", float(f.rpm)) for f in msg.fans
+    ]
 
 
 def _temperature(msg: TemperatureUpdated) -> list[Reading]:
@@ -141,6 +183,8 @@ _EXTRACTORS: dict[type[Message], Callable[[Any], list[Reading]]] = {
     LoadAverageUpdated: _load,
     TemperatureUpdated: _temperature,
     NetworkUsageUpdated: _network,
+    DiskIoUpdated: _disk_io,
+    FanSpeedUpdated: _fans,
 }
 
 SOURCE_MESSAGES: tuple[type[Message], ...] = (*_EXTRACTORS, HealthChanged, ThrottlingUpdated)
@@ -176,6 +220,10 @@ def _load_columns(msgs: list[LoadAverageUpdated], out: Columns) -> None:
     _extend(out, "load.load1", [m.load1 for m in msgs])
     _extend(out, "load.load5", [m.load5 for m in msgs])
     _extend(out, "load.load15", [m.load15 for m in msgs])
+    # None: a recording from before the process count was read.
+    processes = [float(m.processes) for m in msgs if m.processes is not None]
+    if processes:
+        _extend(out, "load.processes", processes)
 
 
 def _network_columns(msgs: list[NetworkUsageUpdated], out: Columns) -> None:

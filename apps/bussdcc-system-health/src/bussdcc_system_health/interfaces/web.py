@@ -32,9 +32,9 @@ from .cards import (
     HEALTH_CLASS,
     HISTORY_CHARTS,
     VIEWED,
+    CardViews,
     card_values,
     known_health,
-    render_views,
 )
 
 __all__ = ["DASHBOARD_PORT", "SystemWebInterface", "health_record", "install_dashboard"]
@@ -156,28 +156,29 @@ class SystemWebInterface(WebInterface):
             raise TypeError(f"thresholds must be HealthThresholds, got {thresholds!r}")
         kwargs.setdefault("views", VIEWED)
         super().__init__(host, port, name=name, push=push, watch=watch, **kwargs)
-        self._shown: dict[str, Any] = {}
-        """What each card's last pushed view showed (records are rendered on one thread)."""
+        self._views: CardViews | None = None
+        """Renders the cards' views for the app being served (made in `create_app`)."""
         self.thresholds = thresholds or HealthThresholds()
         """The limits bars and readings are coloured by: give it the `HealthProcess`'s."""
 
     def create_app(self) -> Flask:
         app = super().create_app()
         install_dashboard(app, self.thresholds)
+        self._views = CardViews(app.jinja_env)
         return app
 
     def snapshot(self, *, views: bool = True) -> dict[str, Any]:
-        if views:
-            # A client is about to see every card as it is now: what earlier clients were
-            # last shown no longer tells which records may skip rendering. Cleared before
-            # the state is read, so no record newer than that state is skipped.
-            self._shown.clear()
+        # A client is about to see every card as it is now: what earlier clients were last
+        # shown no longer tells which records may skip rendering. Cleared before the state
+        # is read, so no record newer than that state is skipped.
+        if views and self._views is not None:
+            self._views.forget()
         return super().snapshot(views=views)
 
     def render_views(self, values: Mapping[str, Any], snapshot: bool) -> Mapping[str, Any]:
         """The changed cards' live blocks as HTML and the charts' new samples (see `cards`)."""
-        assert self.app is not None  # called only while serving
-        return render_views(self.app.jinja_env, values, snapshot, {}, self._shown)
+        assert self._views is not None  # called only while serving
+        return self._views.render(values, snapshot)
 
     def register_routes(self, app: Flask, ctx: ContextProtocol) -> None:
         @app.route("/")

@@ -20,15 +20,23 @@ from bussdcc_framework.message import SinkError, SinkRecovered
 
 from ..message import (
     CpuUsageUpdated,
+    DiskIoUpdated,
     DiskUsageUpdated,
     HealthChanged,
     HealthStatus,
     LoadAverageUpdated,
     MemoryUsageUpdated,
+    StorageWearUpdated,
     TemperatureUpdated,
     ThrottlingUpdated,
 )
-from ..telemetry.health import HealthAssessment, HealthThresholds, LatestTelemetry, evaluate_health
+from ..telemetry.health import (
+    HealthAssessment,
+    HealthThresholds,
+    LatestTelemetry,
+    evaluate_health,
+    extend_busy_streaks,
+)
 
 __all__ = ["HEALTH_STATE", "HISTORY_SINK", "HealthProcess"]
 
@@ -55,6 +63,7 @@ _FIELDS: dict[type[Message], str] = {
     LoadAverageUpdated: "load",
     TemperatureUpdated: "temperature",
     ThrottlingUpdated: "throttling",
+    StorageWearUpdated: "wear",
 }
 
 
@@ -79,13 +88,15 @@ class HealthProcess(Process):
     current status; it is rewritten only when the assessment changes. ``system.health.changed``
     is emitted on each status transition, the first evaluation included (from ``"unknown"``).
     A reason changing within the same status updates state but emits nothing.
+    ``system.disk.io.updated`` extends each disk's busy streak, timed by the events' own
+    times, so a replay reaches the same verdicts as the live run.
 
     Raises:
         TypeError: if ``thresholds`` is not a `HealthThresholds`.
     """
 
     name = "health"
-    subscriptions = (*_FIELDS, *_FAULT_MESSAGES)
+    subscriptions = (*_FIELDS, DiskIoUpdated, *_FAULT_MESSAGES)
 
     def __init__(
         self, thresholds: HealthThresholds | None = None, *, history_sink: str | None = HISTORY_SINK
@@ -118,11 +129,21 @@ class HealthProcess(Process):
         return self._status
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
-        field = _FIELDS.get(type(evt.payload))
-        if field is not None:
-            self._latest = dataclasses.replace(self._latest, **{field: evt.payload})
-        elif not self._note_fault(evt.payload):
-            return
+        payload = evt.payload
+        if isinstance(payload, DiskIoUpdated):
+            streaks = extend_busy_streaks(
+                self._latest.disk_busy,
+                payload,
+                evt.time.timestamp(),
+                self.thresholds.disk_busy_percent,
+            )
+            self._latest = dataclasses.replace(self._latest, disk_busy=streaks)
+        else:
+            field = _FIELDS.get(type(payload))
+            if field is not None:
+                self._latest = dataclasses.replace(self._latest, **{field: payload})
+            elif not self._note_fault(payload):
+                return
         faults = list(self._service_faults.values())
         if self._history_fault is not None:
             faults.append(("warning", f"history is not being recorded ({self._history_fault})"))

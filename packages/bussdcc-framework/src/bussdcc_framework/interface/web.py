@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 from flask import Blueprint, Flask, current_app, has_app_context, request
 from flask_socketio import SocketIO
 from flask_socketio import emit as socketio_emit
+from socketio.packet import Packet
 from werkzeug.serving import BaseWSGIServer
 
 from bussdcc.component import Interface
@@ -82,6 +83,17 @@ _STOP: Any = object()
 
 _BATCH_LIMIT = 256
 """Most records sent in one ``"events"`` message."""
+
+
+class _JsonPacket(Packet):  # type: ignore[misc]  # python-socketio has no types
+    """Socket.IO packets without binary attachments.
+
+    Everything the live protocol sends is plain JSON data (`push.to_plain`), so the default
+    packet's search of every payload for bytes -- a Python walk of each nested list and dict,
+    on every push -- can only ever find nothing; it cost about a tenth of the sender thread.
+    """
+
+    uses_binary_events = False
 
 
 class WebInterface(Interface):
@@ -343,6 +355,7 @@ class WebInterface(Interface):
                 # The connect handler sends the snapshot; always_connect acknowledges the
                 # connection first, so the snapshot and broadcasts reach a fully joined client.
                 always_connect=True,
+                serializer=_JsonPacket,
                 logger=protocol_log,
                 engineio_logger=protocol_log,
             )

@@ -7,7 +7,7 @@
  * stale banner). No card markup or threshold lives in this file.
  *
  * Every chart has a range selector (live, 1 h ... 1 y) and drag-to-zoom. "live" is the
- * last five minutes as they happen: the CPU and network charts from the pushed samples,
+ * last five minutes as they happen: the CPU, network and disk I/O charts from the pushed samples,
  * the others (and per-core CPU) from /api/history, refreshed every 10 s. Any other range,
  * and a zoom (drag across the chart), is one /api/history query; the health changes and
  * throttling in it are drawn as vertical marks.
@@ -44,13 +44,16 @@
     return known;
   }
 
-  // "cpu.user disk.*" -> the stored names it means, in order.
+  // "cpu.user disk.*.percent" -> the stored names it means, in order ("*": any run of characters).
   function expand(spec, names) {
     const out = [];
     for (const part of spec.split(" ").filter(Boolean)) {
-      if (part.endsWith("*")) {
-        const prefix = part.slice(0, -1);
-        for (const name of names) if (name.startsWith(prefix) && !out.includes(name)) out.push(name);
+      const star = part.indexOf("*");
+      if (star >= 0) {
+        const prefix = part.slice(0, star);
+        const suffix = part.slice(star + 1);
+        const fits = (name) => name.length >= part.length - 1 && name.startsWith(prefix) && name.endsWith(suffix);
+        for (const name of names) if (fits(name) && !out.includes(name)) out.push(name);
       } else if (names.includes(part)) {
         out.push(part);
       }
@@ -165,7 +168,7 @@
   }
 
 
-  // Whether the chart shows the server's pushed samples (live CPU and network only).
+  // Whether the chart shows the server's pushed samples (live CPU, network and disk I/O only).
   const showsPushed = (entry) => entry.pushed && entry.range === "live" && !entry.zoom && !entry.perCore;
 
   function setStatus(entry, text) {
@@ -409,6 +412,7 @@
     ],
   });
   makeChart("network-chart", { pushed: [["rx", "--net-rx", false], ["tx", "--net-tx", false]] });
+  makeChart("disk-io-chart", { pushed: [["read", "--disk-read", false], ["write", "--disk-write", false]] });
   makeChart("memory-chart", {});
   makeChart("load-chart", {});
   makeChart("disk-chart", {});
