@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
 import socket
@@ -23,7 +24,15 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-__all__ = ["IDLE_TIMEOUT", "SERVER_NAME", "listen", "make_http_server", "serve", "stop_serving"]
+__all__ = [
+    "IDLE_TIMEOUT",
+    "SERVER_NAME",
+    "listen",
+    "make_http_server",
+    "quiet_closed_websockets",
+    "serve",
+    "stop_serving",
+]
 
 log = logging.getLogger("bussdcc_framework.web")
 
@@ -154,3 +163,48 @@ def stop_serving(server: BaseWSGIServer) -> None:
         with contextlib.suppress(OSError):
             server.socket.shutdown(socket.SHUT_RDWR)
         stopper.join(0.05)
+
+
+_CLOSED_SOCKET_ERRNOS = frozenset({errno.EBADF, errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN})
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _websocket_frames(tb: Any) -> bool:
+    while tb is not None:
+        if "simple_websocket" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def quiet_closed_websockets() -> None:
+    """Keep a WebSocket closed under a library thread from printing a traceback.
+
+    At shutdown (and when a stuck client is cut) the server closes client sockets; Engine.IO's
+    writer and simple-websocket's reader threads may then send a last frame on a socket that
+    is already gone and, catching nothing, end with ``OSError`` (EBADF, EPIPE) that
+    `threading.excepthook` prints as a traceback -- noise on every SIGTERM with a browser
+    open. Such an error, raised inside simple-websocket, is logged at DEBUG instead; every
+    other thread exception goes to the hook that was installed before. Idempotent.
+    """
+    global _hook_installed
+    with _hook_lock:
+        if _hook_installed:
+            return
+        previous = threading.excepthook
+
+        def hook(args: threading.ExceptHookArgs) -> None:
+            exc = args.exc_value
+            if (
+                isinstance(exc, OSError)
+                and exc.errno in _CLOSED_SOCKET_ERRNOS
+                and _websocket_frames(args.exc_traceback)
+            ):
+                name = args.thread.name if args.thread is not None else "?"
+                log.debug("thread %s: WebSocket already closed: %s", name, exc)
+                return
+            previous(args)
+
+        threading.excepthook = hook
+        _hook_installed = True

@@ -63,7 +63,7 @@ from bussdcc.message import Message
 from .clients import ClientGuard, ProtocolLog
 from .push import PushSpec, PushStream, ViewRenderer
 from .security import DEFAULT_CSP, AccessGuard, HostAllowList, TokenCheck
-from .serving import listen, make_http_server, serve, stop_serving
+from .serving import listen, make_http_server, quiet_closed_websockets, serve, stop_serving
 
 __all__ = ["EXTENSION_KEY", "STATIC_URL", "WebInterface", "emit"]
 
@@ -342,6 +342,7 @@ class WebInterface(Interface):
         """
         if self._server is not None:
             return
+        quiet_closed_websockets()
         sock = listen(self.host, self.port)
         try:
             self.port = sock.getsockname()[1]
