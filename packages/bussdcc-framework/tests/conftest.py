@@ -20,6 +20,9 @@ THIRD_PARTY = (
     # mode, which nothing can cancel; it exits at its next wake-up without doing anything.
     # Connection churn and this timer are issue 11, item 9 (the web interface's work).
     "(_send_ping)",
+    # engine.io's server service task, seen outliving a test in the lowest environment
+    # (Flask-SocketIO 5.3): it sleeps between its sweeps and exits at its next wake-up.
+    "(_service_task)",
     # engine.io *client* loops of the tests' own SocketIORecorder clients (not the runtime's):
     # they end once the server closes the connection, on the client's schedule.
     "(_write_loop)",
