@@ -14,7 +14,7 @@ import pytest
 
 from bussdcc_framework.mqtt import testing
 from bussdcc_framework.mqtt.testing import Mosquitto
-from bussdcc_framework.testing import headless_chromium
+from bussdcc_framework.testing import headless_chromium, wait_in_page
 from bussdcc_system_health.fleet.hub import HubOptions, HubWebInterface, build_hub_runtime
 
 pytestmark = pytest.mark.browser
@@ -89,21 +89,23 @@ def test_fleet_page_shows_three_nodes_live_and_one_going_offline(
     page.wait_for_selector('body[data-live-connection="live"]', timeout=WAIT_MS)
     for i in range(3):
         # A row with a CPU percentage: the node's telemetry reached the page.
-        page.wait_for_function(
+        wait_in_page(
+            page,
             """(node) => {
                 const row = document.querySelector(`tr[data-node="${node}"]`);
                 return row && row.dataset.status !== "offline"
                     && row.children[2].textContent.includes("%");
             }""",
-            arg=f"node-{i}",
-            timeout=WAIT_MS,
+            f"node-{i}",
+            timeout=WAIT_MS / 1000,
         )
     first = page.locator('tr[data-node="node-1"] td').last.text_content()
-    page.wait_for_function(
+    wait_in_page(
+        page,
         """(before) => document.querySelector('tr[data-node="node-1"] td:last-child')
                 .textContent !== before""",
-        arg=first,
-        timeout=WAIT_MS,
+        first,
+        timeout=WAIT_MS / 1000,
     )  # the last-seen time moves: rows update live
 
     nodes[0].kill()
@@ -128,10 +130,11 @@ def test_a_node_page_through_the_hub_is_live(
     page.goto(hub.url + "node/node-2")
     page.wait_for_selector('body[data-live-connection="live"]', timeout=WAIT_MS)
     before = page.locator("#updated-at").text_content()
-    page.wait_for_function(
+    wait_in_page(
+        page,
         "(before) => document.getElementById('updated-at').textContent !== before",
-        arg=before,
-        timeout=WAIT_MS,
+        before,
+        timeout=WAIT_MS / 1000,
     )
     assert page.locator("#health-status").text_content() in ("ok", "warning", "critical")
     assert errors == []
