@@ -17,7 +17,7 @@ import msgspec
 import pytest
 
 from bussdcc.clock import ManualClock
-from bussdcc.component import Process
+from bussdcc.component import Device, Process
 from bussdcc.context import ContextProtocol
 from bussdcc.event import Event
 from bussdcc.message import Message
@@ -537,6 +537,28 @@ def test_a_cleared_status_forgets_the_node(
 
 
 # -- authentication -------------------------------------------------------------------------------
+
+
+class SlowToConnect(Device):
+    """A device whose connect takes a while: the boot is still under way when the broker
+    answers the sink (which started before boot)."""
+
+    def connect(self) -> None:
+        threading.Event().wait(1.0)
+
+
+def test_a_refusal_during_boot_still_reaches_the_processes(
+    mosquitto_factory: Callable[..., Mosquitto], runtimes: Callable[..., Runtime]
+) -> None:
+    mosquitto = mosquitto_factory(users={"alice": "right"}).start()
+    runtime = runtimes()
+    runtime.add_sink(MqttSink(fast(mosquitto.url, username="alice", password="wrong"), "x"))
+    runtime.add_device(SlowToConnect("slow"))
+    recorder = runtime.add_process(Recorder(MqttDisconnected))
+    runtime.boot()  # the device holds the boot past the refusal, before processes subscribe
+    recorder.wait_for("the refusal", lambda: bool(recorder.payloads(MqttDisconnected)))
+    [refusal] = recorder.payloads(MqttDisconnected)
+    assert refusal.client == "sink" and "refused" in refusal.error
 
 
 def test_username_and_password_authenticate_and_a_wrong_password_is_reported(

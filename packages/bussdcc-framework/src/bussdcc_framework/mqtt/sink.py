@@ -266,8 +266,9 @@ class MqttSink:
                     still = [info for info in inflight if not info.is_published()]
                     self.published += len(inflight) - len(still)
                     inflight = still
-                    notices, self._notices = self._notices, []
-                    if notices:
+                    notices = []
+                    if self._notices and self._processes_listen():
+                        notices, self._notices = self._notices, []
                         break
                     room = self.window - len(inflight)
                     if self._stopping:
@@ -285,7 +286,8 @@ class MqttSink:
                         if not self._backlog:
                             self._overflowing = False
                         break
-                    timeout = 1.0
+                    # Notices held until boot: look again soon rather than in a second.
+                    timeout = 0.05 if self._notices else 1.0
                     if self._stopping:
                         timeout = max(0.0, min(timeout, self._deadline - time.monotonic()))
                     self._cond.wait(timeout)
@@ -296,6 +298,14 @@ class MqttSink:
                 inflight.append(connection.publish(topic, record))
             if stopping and backlog_empty and offline is None and not batch and not notices:
                 offline = connection.publish(self.status_topic, OFFLINE, retain=True)
+
+    def _processes_listen(self) -> bool:
+        # A sink starts before boot, so the broker may answer (a refusal, say) before the
+        # runtime's processes have subscribed: a notice emitted then would reach the other
+        # sinks only, and a process tracking the connection would never learn of it. Notices
+        # wait until the boot is over; anything later is reported at once.
+        ctx = self._ctx
+        return ctx is None or ctx.runtime.phase not in ("created", "booting")
 
     def _emit(self, message: Message) -> None:
         ctx = self._ctx
