@@ -16,8 +16,15 @@ from dataclasses import dataclass
 STAGES: tuple[tuple[str, list[str]], ...] = (
     ("lint (ruff, mypy --strict)", ["hatch", "run", "lint"]),
     ("kernel alone", ["hatch", "run", "kernel:test"]),
-    ("kernel + framework", ["hatch", "run", "framework:test"]),
-    ("everything together", ["hatch", "run", "test"]),
+    # Each suite runs once per environment that proves something: the framework's tests
+    # with the kernel alone below it, the app's with all three from source, the
+    # cross-package suite (tests/) against the built wheels -- stricter than the source
+    # tree, which `hatch run test` also runs it against while developing.
+    (
+        "kernel + framework",
+        ["hatch", "run", "framework:pytest", "packages/bussdcc-framework/tests"],
+    ),
+    ("app, all three from source", ["hatch", "run", "test", "apps/bussdcc-system-health/tests"]),
     ("built wheels", ["hatch", "run", "wheels:test"]),
     ("lowest dependency versions", ["hatch", "run", "lowest:test"]),
 )
