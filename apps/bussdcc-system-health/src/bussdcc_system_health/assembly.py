@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bussdcc import Event
 from bussdcc_framework.io.console import ConsoleSink
@@ -14,7 +14,6 @@ from bussdcc_framework.runtime import ReplayRuntime, Runtime
 from bussdcc_framework.service import SystemIdentityService
 
 from . import defaults
-from .fleet.node import NodeOptions, add_node
 from .history import add_rollups
 from .interfaces import SystemWebInterface
 from .message import HealthChanged
@@ -22,6 +21,10 @@ from .notify import DEFAULT_NOTIFY_AFTER, AppriseSender, HealthNotifier
 from .processes import HealthProcess, SystemProcess
 from .recording import history_root, history_sink
 from .service import SystemService
+
+if TYPE_CHECKING:
+    # The MQTT bridge is imported only when --mqtt asks for it (memory: most hosts run alone).
+    from .fleet.node import NodeOptions
 
 __all__ = [
     "AppOptions",
@@ -98,6 +101,8 @@ def build_live_runtime(options: AppOptions) -> tuple[Runtime, SystemWebInterface
     if sender is not None:
         rt.add_service(HealthNotifier(sender, after=options.notify_after))
     if options.fleet is not None:
+        from .fleet.node import add_node
+
         add_node(rt, options.fleet)
     return rt, web
 

@@ -27,12 +27,15 @@ Families (labels in brackets):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# prometheus_client (about 1 MB resident with what it imports) is loaded at the first
+# scrape, not at start: most installs are never scraped, and the app has a memory budget.
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..message import (
     CpuUsageUpdated,
@@ -79,6 +82,8 @@ class _Families:
             return
         family = self.families.get(name)
         if family is None:
+            from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
             cls: type[GaugeMetricFamily | CounterMetricFamily] = (
                 CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             )
@@ -242,17 +247,22 @@ class StateCollector:
         return []
 
 
-def register_metrics_route(app: Flask, collector: StateCollector) -> CollectorRegistry:
-    """Serve ``collector`` at ``GET /metrics`` (a registry of its own, not the process-wide
-    default one, so several apps in one process never collide). Returns the registry."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+def register_metrics_route(app: Flask, collector: StateCollector) -> None:
+    """Serve ``collector`` at ``GET /metrics`` (a registry of its own, made at the first
+    scrape, not the process-wide default one, so several apps in one process never
+    collide)."""
+    registries: list[CollectorRegistry] = []
 
     @app.route("/metrics")
     def metrics() -> Response:
-        response = Response(generate_latest(registry), mimetype=None)
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+        if not registries:
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(collector)
+            registries.append(registry)
+        response = Response(generate_latest(registries[0]), mimetype=None)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         response.headers["Cache-Control"] = "no-store"
         return response
-
-    return registry
