@@ -296,7 +296,7 @@ class RollupBuilder:
         assert start is not None
         self._open[index] = {}
         self._pending[index].extend(
-(name, start, *acc) for name, acc in rows.items()
+            (name, start, acc[0], acc[1], acc[2], acc[3]) for name, acc in rows.items()
         )
         self._waiting += len(rows)
         if index + 1 == len(self.tiers):
