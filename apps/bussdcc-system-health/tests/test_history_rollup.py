@@ -261,3 +261,49 @@ def test_ingest_events_gives_the_rows_of_ingest_per_event(tmp_path: Path, teleme
     assert dump(one) == dump(many)
     with pytest.raises(TypeError, match="events item 0"):
         RollupBuilder(RollupStore.create(tmp_path / "bad.sqlite3")).ingest_events(["x"])
+
+
+@pytest.mark.parametrize("year", [2026, 9998])
+def test_ingest_events_puts_times_at_bucket_edges_where_ingest_does(
+    tmp_path: Path, year: int
+) -> None:
+    # `ingest_events` places an event by comparing datetimes with the open bucket and falls
+    # back to `ingest`'s float arithmetic near its end; in year 9998 that arithmetic rounds
+    # a microsecond before a boundary up onto it, and both paths must still agree.
+    base = datetime(year, 3, 1, tzinfo=UTC)
+    offsets = [
+        timedelta(0),
+        timedelta(seconds=9, microseconds=999_999),
+        timedelta(seconds=9, microseconds=999_500),
+        timedelta(seconds=9, microseconds=999_000),
+        timedelta(seconds=10),
+        timedelta(seconds=19, microseconds=999_999),
+        timedelta(seconds=3),  # the clock stepped back into an earlier bucket
+        timedelta(seconds=20),
+        timedelta(seconds=29, microseconds=999_001),
+        timedelta(seconds=59, microseconds=999_999),
+        timedelta(seconds=60),
+    ]
+    events = [Event(base + off, mem(10.0 + i), i) for i, off in enumerate(offsets)]
+    one, many = tmp_path / "one.sqlite3", tmp_path / "many.sqlite3"
+    single = RollupBuilder(RollupStore.create(one))
+    for evt in events:
+        single.ingest(evt.time.timestamp(), evt.payload)
+    bulk = RollupBuilder(RollupStore.create(many))
+    assert bulk.ingest_events(events) == len(events)
+    assert single.close() and bulk.close()
+    single.store.close()
+    bulk.store.close()
+    assert dump(one) == dump(many)
+    tens = [row for row in memory_rows(dump(many)) if row[0] == "10s"]
+    assert sum(row[6] for row in tens) == len(events)
+    if year == 2026:
+        # Exact times: a microsecond before a boundary is the earlier bucket.
+        start = int(base.timestamp())
+        assert [(row[2] - start, row[6]) for row in tens] == [
+            (0, 5),
+            (10, 2),
+            (20, 2),
+            (50, 1),
+            (60, 1),
+        ]

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,12 @@ logger = logging.getLogger(__name__)
 
 _HUNDRED = float(SCALE).__mul__
 """``v * 100`` as a C function (readings are kept in hundredths, see `tiers.quantize`)."""
+
+_MARGIN = timedelta(milliseconds=1)
+"""Far wider than a float's rounding of a POSIX time up to year 9999 (about 30 us)."""
+
+_EMPTY_WINDOW = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
+"""A ``[low, high)`` window no time lies in: the first event always computes its bucket."""
 
 REBUILD_PENDING = "rebuild_pending_before"
 """meta key: readings before this POSIX time are still to be rebuilt from the log."""
@@ -180,23 +186,36 @@ class RollupBuilder:
         count = 0
         folded = self.ingested
         batch = self._batch
+        # The open finest bucket as aware datetimes [low, high): an event inside it is placed
+        # by two comparisons in C instead of a POSIX conversion and a division. ``high`` stops
+        # `_MARGIN` short of the bucket's end, and a time in that margin takes `ingest`'s float
+        # arithmetic, which in far years can round a time just before a boundary up onto it:
+        # both paths put every event in the same bucket, to the bit.
+        low, high = _EMPTY_WINDOW
         for evt in events:
-            if not isinstance(evt, Event):
+            if type(evt) is not Event and not isinstance(evt, Event):
                 self.ingested = folded
                 raise TypeError(f"events item {count} is not an Event: {evt!r}")
             count += 1
-            payload = evt.payload
+            # An Event is a (time, payload, seq) tuple: unpacking it is one step in C where
+            # the properties are two Python calls.
+            moment, payload, _ = evt
+            if type(moment) is not datetime:  # a bus stamp (POSIX seconds), not a decoded time
+                moment = evt.time
             kind = payload.__class__
             if kind not in bulk:
                 self.ingested = folded
-                ingest(evt.time.timestamp(), payload)
+                ingest(moment.timestamp(), payload)
                 folded = self.ingested
                 continue
             folded += 1
-            start = int(evt.time.timestamp() // finest) * finest
-            if start != starts[0]:
-                self._roll_finest(start)
-                batch = self._batch
+            if not low <= moment < high:
+                start = int(moment.timestamp() // finest) * finest
+                if start != starts[0]:
+                    self._roll_finest(start)
+                    batch = self._batch
+                low = datetime.fromtimestamp(start, UTC)
+                high = low + timedelta(seconds=finest) - _MARGIN
             found = batch.get(kind)
             if found is None:
                 batch[kind] = [payload]
@@ -292,8 +311,15 @@ class RollupBuilder:
             into = target.get(name)
             if into is None:
                 target[name] = acc  # this bucket is closed: its list can carry on upwards
-            else:
-                absorb(into, acc)
+                continue
+            # `absorb`, written out: this runs for every series of every closed bucket.
+            low, high, total, count = acc
+            if low < into[0]:
+                into[0] = low
+            if high > into[1]:
+                into[1] = high
+            into[2] += total
+            into[3] += count
 
     def _failed(self, exc: sqlite3.Error) -> None:
         first = self.failure is None

@@ -68,6 +68,7 @@ _CORE_NAMES: dict[int, str] = {}
 _NIC_NAMES: dict[str, tuple[str, str]] = {}
 _DISK_NAMES: dict[str, str] = {}
 _DEVICE_NAMES: dict[str, tuple[str, str, str]] = {}
+_TEMPERATURE_NAMES: dict[tuple[str, str], str] = {}
 
 
 def _core_name(core: int) -> str:
@@ -103,6 +104,19 @@ def _device_names(device: str) -> tuple[str, str, str]:
             f"disk.{device}.busy",
         )
     return names
+
+
+def _temperature_name(sensor: str, label: str) -> str:
+    name = _TEMPERATURE_NAMES.get((sensor, label))
+    if name is None:
+        name = f"temperature.{sensor}.{label}" if label else f"temperature.{sensor}"
+        if len(_TEMPERATURE_NAMES) < _MAX_CACHED:
+            _TEMPERATURE_NAMES[(sensor, label)] = name
+    return name
+
+
+_MAX_CACHED = 1024
+"""Sensor names a machine may have; a log naming more (damaged, hostile) is not cached."""
 
 
 def _cpu(msg: CpuUsageUpdated) -> list[Reading]:
@@ -156,10 +170,7 @@ def _fans(msg: FanSpeedUpdated) -> list[Reading]:
 def _temperature(msg: TemperatureUpdated) -> list[Reading]:
     if not msg.available:
         return []
-    return [
-        (f"temperature.{s.name}.{s.label}" if s.label else f"temperature.{s.name}", s.current)
-        for s in msg.sensors
-    ]
+    return [(_temperature_name(s.name, s.label), s.current) for s in msg.sensors]
 
 
 def _network(msg: NetworkUsageUpdated) -> list[Reading]:
@@ -247,6 +258,13 @@ def _network_columns(msgs: list[NetworkUsageUpdated], out: Columns) -> None:
             _extend(out, tx, tx_column)
 
 
+def _temperature_columns(msgs: list[TemperatureUpdated], out: Columns) -> None:
+    for msg in msgs:
+        if msg.available:
+            for sensor in msg.sensors:
+                _append(out, _temperature_name(sensor.name, sensor.label), sensor.current)
+
+
 def _each_columns(extract: Callable[[Any], list[Reading]]) -> Callable[[list[Any], Columns], None]:
     def columns(msgs: list[Any], out: Columns) -> None:
         for msg in msgs:
@@ -280,6 +298,7 @@ _FAST_COLUMNS: dict[type[Message], Callable[[list[Any], Columns], None]] = {
     MemoryUsageUpdated: _memory_columns,
     LoadAverageUpdated: _load_columns,
     NetworkUsageUpdated: _network_columns,
+    TemperatureUpdated: _temperature_columns,
 }
 _COLUMNS: dict[type[Message], Callable[[list[Any], Columns], None]] = {
     kind: _FAST_COLUMNS.get(kind) or _each_columns(extract) for kind, extract in _EXTRACTORS.items()

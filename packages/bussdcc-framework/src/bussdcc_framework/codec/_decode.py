@@ -4,7 +4,8 @@ There is one decoding path, `_decode_line`: `decode_event` raises its errors, `E
 returns them. `EventDecoder` first tries an accelerator (one msgspec pass over the envelope and
 the data together, for every message registered when it was built); any line the accelerator
 rejects takes `_decode_line`, which gives the precise error, resolves names not in the
-accelerator and reads the older record shape. Both apply the same filter, `EventDecoder._wanted`.
+accelerator and reads the older record shape. Both apply the same filter, `EventDecoder._wanted`
+(written out in the accelerated loop).
 """
 
 from __future__ import annotations
@@ -354,7 +355,9 @@ class EventDecoder:
         """
         accelerator = self._accelerator_for_registry()
         fast_decode, types = accelerator.decode, accelerator.types
-        filtered, wanted = self._filtered, self._wanted
+        filtered = self._filtered
+        # `_wanted`, written out below (one call per line is a good part of a filtered read).
+        start, end, names = self.start, self.end, self.names
         earliest, latest = _EARLIEST, _LATEST
         for line in lines:
             try:
@@ -364,7 +367,11 @@ class EventDecoder:
                 continue
             moment = record.time
             payload = record.data
-            if filtered and not wanted(moment, payload.name):
+            if filtered and (
+                (start is not None and moment < start)
+                or (end is not None and moment >= end)
+                or (names is not None and payload.name is not None and payload.name not in names)
+            ):
                 yield None
                 continue
             if not earliest <= moment <= latest:
