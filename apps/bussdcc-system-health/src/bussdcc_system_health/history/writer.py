@@ -25,9 +25,10 @@ class BackgroundWriter:
 
     `write` returns as soon as the batch is queued (it waits while ``depth`` batches are
     already waiting, so memory stays bounded) and takes ownership of the lists it is given:
-    the caller must not change them afterwards. The first error of the thread (an `sqlite3.Error`:
-    disk full, I/O error) is kept in `failure`; from then on the thread discards what is queued, and `write` and
-    `close` raise that error. Nothing is retried: a rebuild that cannot write fails.
+    the caller must not change them afterwards. The first error of the thread (an
+    `sqlite3.Error`: disk full, I/O error) is kept in `failure`; from then on the thread
+    discards what is queued, and `write` and `close` raise that error. Nothing is retried:
+    a rebuild that cannot write fails.
 
     ``store`` must not be used by anyone else until `close` returned.
     """
@@ -90,5 +91,5 @@ class BackgroundWriter:
                 continue  # keep taking batches so `write` never waits for a dead thread
             try:
                 write(*item)
-            except Exception as exc:  # noqa: BLE001 -- any failure must reach `write`/`close`
+            except Exception as exc:  # any failure must reach `write` and `close`
                 self.failure = exc
