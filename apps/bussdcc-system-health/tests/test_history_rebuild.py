@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import io
 import logging
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +21,10 @@ from bussdcc.runtime import Runtime
 from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
 from bussdcc_framework.runtime import ReplayRuntime
 from bussdcc_system_health.history import RollupError, RollupProcess, rebuild, stats
-from bussdcc_system_health.history.store import dump
+from bussdcc_system_health.history.command import run_history
+from bussdcc_system_health.history.store import RollupStore, dump
+from bussdcc_system_health.history.tiers import TIERS
+from bussdcc_system_health.history.writer import BackgroundWriter
 from bussdcc_system_health.message import (
     HealthChanged,
     ThrottleFlags,
@@ -197,3 +204,90 @@ def test_stats_reports_tiers_days_and_log_bytes(tmp_path: Path, telemetry: Any) 
     assert found.log_files == 1  # the step back kept every event in the first segment
     empty = stats(tmp_path / "none.sqlite3", tmp_path / "nothing")
     assert empty.days == 0 and empty.log_bytes == 0 and empty.tiers[0].rows == 0
+
+
+def test_a_write_failing_on_the_writer_thread_fails_the_rebuild_and_replaces_nothing(
+    tmp_path: Path, telemetry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = write_log(tmp_path, recorded(telemetry))
+    db = tmp_path / "rollups.sqlite3"
+    rebuild(log, db)
+    before = dump(db)
+
+    # A disk that fills up once the first batches are in: SQLite's own "database or disk
+    # is full", raised inside the writer thread. Small batches: the first writes succeed.
+    create = RollupStore.create
+    write = RollupStore.write
+    writers: list[str] = []
+
+    def small_disk(path: Path, tiers: Any = TIERS) -> RollupStore:
+        store = create(path, tiers)
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 3}")
+        return store
+
+    def recording_write(self: RollupStore, rows: Any, events: Any = ()) -> None:
+        writers.append(threading.current_thread().name)
+        write(self, rows, events)
+
+    rebuild_module = importlib.import_module("bussdcc_system_health.history.rebuild")
+    monkeypatch.setattr(rebuild_module, "BATCH_ROWS", 20)
+    monkeypatch.setattr(RollupStore, "create", staticmethod(small_disk))
+    monkeypatch.setattr(RollupStore, "write", recording_write)
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        rebuild(log, db)
+
+    assert len(writers) > 1 and set(writers) == {"rollups-writer"}
+    assert threading.main_thread().name not in writers
+    assert dump(db) == before  # the old database is untouched
+    assert not list(tmp_path.glob("rollups.sqlite3.partial*"))  # and the partial one gone
+    assert not [t for t in threading.enumerate() if t.name == "rollups-writer"]
+
+
+def test_the_history_command_reports_a_failed_write(
+    tmp_path: Path, telemetry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_log(tmp_path, recorded(telemetry))
+
+    def failing(self: RollupStore, rows: Any, events: Any = ()) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(RollupStore, "write", failing)
+    err = io.StringIO()
+    args = argparse.Namespace(data_dir=tmp_path, history_command="rebuild")
+    assert run_history(args, err) == 1
+    assert f"cannot write {tmp_path / 'rollups.sqlite3'}: disk I/O error" in err.getvalue()
+    assert not (tmp_path / "rollups.sqlite3").exists()
+    assert not list(tmp_path.glob("rollups.sqlite3.partial*"))
+
+
+def test_the_background_writer_writes_in_order_and_keeps_raising_its_failure(
+    tmp_path: Path,
+) -> None:
+    store = RollupStore.create(tmp_path / "w.sqlite3")
+    writer = BackgroundWriter(store, depth=1)
+    writer.write([[("cpu.busy", 0, 100, 200, 300, 2)], [], [], []])
+    writer.write([[("cpu.busy", 0, 50, 50, 50, 1)], [], [], []])
+    writer.close()
+    writer.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.write([[], [], [], []])
+    store.close()
+    assert dump(tmp_path / "w.sqlite3")[0] == ("10s", "cpu.busy", 0, 50, 200, 350, 3)
+
+    store = RollupStore.create(tmp_path / "x.sqlite3")
+    writer = BackgroundWriter(store, depth=1)
+    store.conn.execute("DROP TABLE tier_10s")  # every write now fails inside the thread
+    for _ in range(3):  # more batches than the queue holds: the failed thread keeps taking
+        try:
+            writer.write([[("cpu.busy", 0, 1, 1, 1, 1)], [], [], []])
+        except sqlite3.OperationalError:
+            break
+    with pytest.raises(sqlite3.OperationalError, match="tier_10s"):
+        writer.close()
+    with pytest.raises(sqlite3.OperationalError, match="tier_10s"):
+        writer.write([[], [], [], []])
+    writer.abandon()
+    store.close()
+    with pytest.raises(ValueError, match="depth"):
+        BackgroundWriter(store, depth=0)

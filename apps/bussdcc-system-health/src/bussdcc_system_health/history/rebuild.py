@@ -18,10 +18,14 @@ from .rollup import RollupBuilder
 from .series import SOURCE_MESSAGES
 from .store import RollupStore, connect, remove_db
 from .tiers import TIERS, Tier
+from .writer import BackgroundWriter
 
 __all__ = ["HistoryStats", "RebuildResult", "TierStats", "rebuild", "stats"]
 
 SOURCE_NAMES = frozenset(message.name for message in SOURCE_MESSAGES)
+
+BATCH_ROWS = 50_000
+"""Rows per transaction during a rebuild (a few MB of memory, two batches in flight)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +51,17 @@ def rebuild(
 
     The log is read file by file in `JsonlSource` order and fed through the same
     `RollupBuilder` the live process uses, as fast as it can go, so two rebuilds of the
-    same log give identical rows. The new database is written beside ``db`` and renamed
-    over it only when complete, so an interrupted rebuild leaves the old one in place.
+    same log give identical rows; the rows are written by a `BackgroundWriter` while the
+    reading goes on. The new database is written beside ``db`` and renamed over it only
+    when complete, so an interrupted or failed rebuild leaves the old one in place (and
+    removes the partial one).
     ``end`` (exclusive) limits the readings to those before a time; ``cancel`` stops early
     (nothing is replaced); ``progress(fraction, events)`` is called after each file.
 
     Raises:
         FileNotFoundError: if ``log_root`` does not exist.
-        sqlite3.Error: if the database cannot be written (``db`` is left as it was).
+        sqlite3.Error: if the database cannot be written (``db`` is left as it was); the
+            rebuild stops after the file being read when the write failed.
     """
     began = time.monotonic()
     files = JsonlSource(log_root).files()
@@ -65,7 +72,10 @@ def rebuild(
     # The partial file is of no use until it is complete, so its commits need not reach the
     # disk one by one: the whole file is synced once, before it is renamed into place.
     store.conn.execute("PRAGMA synchronous = OFF")
-    builder = RollupBuilder(store, tiers=tiers, commit_interval=30.0, batch_rows=10_000)
+    # SQLite works on a thread of its own (sqlite3 releases the GIL meanwhile) while this
+    # one reads and folds; large batches keep the hand-overs between the two few.
+    writer = BackgroundWriter(store)
+    builder = RollupBuilder(writer, tiers=tiers, commit_interval=3600.0, batch_rows=BATCH_ROWS)
     skipped = done = 0
     # Events, messages and rows form no reference cycles, so the cyclic collector would only
     # rescan the waiting rows again and again; reference counting frees everything. Only in
@@ -78,19 +88,28 @@ def rebuild(
         for path, size in zip(files, sizes, strict=True):
             if cancel is not None and cancel.is_set():
                 break
+            if writer.failure is not None:
+                break  # the rebuild has failed: reading on would be wasted
             source = JsonlSource(path, end=end, names=SOURCE_NAMES)
             builder.ingest_events(source)
             skipped += source.skipped
             done += size
             if progress is not None:
                 progress(done / total, builder.ingested)
-        if not builder.close():
+        closed = builder.close()
+        writer.close()  # raises what failed on the writer's thread
+        if not closed:
             assert builder.failure is not None
             raise builder.failure
+    except BaseException:
+        writer.abandon()
+        store.close()
+        remove_db(partial)  # of no use, and perhaps what filled the disk
+        raise
     finally:
         if collecting:
             gc.enable()
-        store.close()
+    store.close()
     if cancel is not None and cancel.is_set():
         remove_db(partial)
     else:

@@ -43,6 +43,7 @@ from .series import (
 )
 from .store import EventRow, RollupStore, StoreCorrupt, StoredRow, remove_db
 from .tiers import SCALE, TIERS, Tier, absorb, bucket_start
+from .writer import BackgroundWriter
 
 __all__ = ["RollupBuilder", "RollupError", "RollupProcess"]
 
@@ -94,7 +95,7 @@ class RollupBuilder:
 
     def __init__(
         self,
-        store: RollupStore,
+        store: RollupStore | BackgroundWriter,
         *,
         tiers: Sequence[Tier] = TIERS,
         commit_interval: float = 5.0,
@@ -242,10 +243,10 @@ class RollupBuilder:
         except sqlite3.Error as exc:
             self._failed(exc)
             return False
-        for rows in self._pending:
-            rows.clear()
+        # New lists rather than cleared ones: a `BackgroundWriter` owns what it was given.
+        self._pending = [[] for _ in self.tiers]
         self._waiting = 0
-        self._events.clear()
+        self._events = []
         self.failure = None
         return True
 
@@ -370,6 +371,7 @@ class RollupProcess(Process):
         self.tiers = tuple(tiers)
         self.commit_interval = commit_interval
         self.builder: RollupBuilder | None = None
+        self.store: RollupStore | None = None
         self.rebuilding: threading.Thread | None = None
         self._cancel = threading.Event()
         self._side_ready = threading.Event()
@@ -395,6 +397,7 @@ class RollupProcess(Process):
             )
             store.set_meta(REBUILD_PENDING, repr(now))
             pending = repr(now)
+        self.store = store
         self.builder = RollupBuilder(
             store,
             tiers=self.tiers,
@@ -470,8 +473,8 @@ class RollupProcess(Process):
             ctx.emit(self._errors.pop(0))
 
     def _merge_side(self) -> None:
-        assert self.builder is not None
-        store = self.builder.store
+        store = self.store
+        assert store is not None
         try:
             store.merge_from(self.side_path)
             store.set_meta(REBUILD_PENDING, None)
@@ -484,18 +487,19 @@ class RollupProcess(Process):
 
     def stop(self, ctx: ContextProtocol) -> None:
         builder, self.builder = self.builder, None
+        store, self.store = self.store, None
         self._cancel.set()
         if self.rebuilding is not None:
             self.rebuilding.join()
             self.rebuilding = None
-        if builder is None:
+        if builder is None or store is None:
             return
         try:
             builder.close()
             if self._side_ready.is_set():
-                self.builder = builder
+                self.store = store
                 self._merge_side()
-                self.builder = None
+                self.store = None
             self._report(ctx)
         finally:
-            builder.store.close()
+            store.close()

@@ -110,10 +110,16 @@ def _schema(tiers: Sequence[Tier]) -> str:
     )
 
 
-def _upsert(tier: Tier) -> str:
+ROWS_PER_STATEMENT = 64
+"""Rows one upsert statement carries: SQLite then steps through many rows per call (the
+GIL released throughout) instead of one, which matters when a rebuild writes on a thread."""
+
+
+def _upsert(tier: Tier, rows: int = 1) -> str:
     t = tier.table
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
     return (
-        f"INSERT INTO {t} (start, series, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?) "
+        f"INSERT INTO {t} (start, series, min, max, sum, count) VALUES {values} "
         f"ON CONFLICT (start, series) DO UPDATE SET min = min({t}.min, excluded.min), "
         f"max = max({t}.max, excluded.max), sum = {t}.sum + excluded.sum, "
         f"count = {t}.count + excluded.count"
@@ -153,6 +159,7 @@ class RollupStore:
         self.path = path
         self.tiers = tuple(tiers)
         self._upserts = [_upsert(tier) for tier in self.tiers]
+        self._bulk_upserts = [_upsert(tier, ROWS_PER_STATEMENT) for tier in self.tiers]
         self._ids: dict[str, int] = {
             name: id_ for id_, name in conn.execute("SELECT id, name FROM series")
         }
@@ -247,12 +254,21 @@ class RollupStore:
             for level, tier_rows in enumerate(rows):
                 if not tier_rows:
                     continue
+                params = [
+                    v
+                    for name, start, lo, hi, total, n in tier_rows
+                    for v in (start, ids[name], lo, hi, total, n)
+                ]
+                # Whole statements of ROWS_PER_STATEMENT rows, then the rest row by row; an
+                # upsert merges rows of one statement that share a bucket like any others.
+                width = 6 * ROWS_PER_STATEMENT
+                bulk = len(params) - len(params) % width
                 conn.executemany(
-                    self._upserts[level],
-                    [
-                        (start, ids[name], lo, hi, total, n)
-                        for name, start, lo, hi, total, n in tier_rows
-                    ],
+                    self._bulk_upserts[level],
+                    [params[i : i + width] for i in range(0, bulk, width)],
+                )
+                conn.executemany(
+                    self._upserts[level], [params[i : i + 6] for i in range(bulk, len(params), 6)]
                 )
                 before = conn.total_changes
                 conn.executemany(
