@@ -36,6 +36,7 @@ from typing import Any, TextIO
 from flask import Flask, Response, abort, has_app_context, jsonify, render_template, request
 from flask_socketio import SocketIO, join_room
 from flask_socketio import emit as socketio_emit
+from jinja2 import Template
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from bussdcc.component import Service
@@ -231,7 +232,7 @@ class HubWebInterface(WebInterface):
             }
             shown = _shown(row)
             if self._shown.get(row["node"]) != shown and row_template is not None:
-                entry["html"] = row_template.render(row=row)
+                entry["html"] = _render_row(row_template, row)
                 self._shown[row["node"]] = shown
             entries.append(entry)
         if not entries and order is None:
@@ -431,6 +432,15 @@ class HubWebInterface(WebInterface):
                 lambda: _liveness(fleet.rows()),
             ),
         )
+
+
+def _render_row(template: Template, row: Mapping[str, Any]) -> str:
+    """``template.render(row=row)`` without the environment's globals: the row uses none,
+    and `Template.render` copies all of the dashboard's into a fresh context for every row
+    (a fifth of a row's cost). ``shared=True`` is Jinja's documented way to pass exactly
+    these variables."""
+    context = template.new_context({"row": row}, shared=True)
+    return template.environment.concat(template.root_render_func(context))  # type: ignore[attr-defined]
 
 
 def _shown(row: Mapping[str, Any]) -> tuple[Any, ...]:
