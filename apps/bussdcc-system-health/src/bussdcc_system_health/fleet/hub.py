@@ -192,28 +192,46 @@ class HubWebInterface(WebInterface):
             return render_template(template, **values)
 
     def _fleet_changed(self) -> None:
-        # Called for every remote event: Event.set takes a lock, is_set does not.
+        # Called for every remote event: Event.set takes a lock and wakes the sender, is_set
+        # does neither; while the sender is busy the event stays set (see _fleet_send_loop).
         if not self._fleet_wake.is_set():
             self._fleet_wake.set()
 
     def _fleet_send_loop(self, socketio: SocketIO) -> None:
+        wake = self._fleet_wake
         while True:
-            self._fleet_wake.wait()
+            wake.wait()
+            # Busy: the wake event stays set, so the bus thread does not signal this thread
+            # for every window; every batch_window the rows changed meanwhile go out in one
+            # message (one render per row per window). A window that brings nothing clears
+            # the event and the thread sleeps until the next change sets it.
+            while not self._fleet_stopping:
+                if self.batch_window:
+                    time.sleep(self.batch_window)
+                if self._push_fleet(socketio):
+                    continue
+                wake.clear()
+                # A change between that look and the clear saw the event set: look again.
+                if not self._push_fleet(socketio):
+                    break
+                wake.set()
             if self._fleet_stopping:
                 return
-            if self.batch_window:
-                # Rows changing meanwhile join this message: one render per row per window.
-                time.sleep(self.batch_window)
-            self._fleet_wake.clear()
-            changes = self.fleet.take_changes()
-            if not self.client_count:
-                continue  # a client connecting later starts from a snapshot
+
+    def _push_fleet(self, socketio: SocketIO) -> bool:
+        """Send the rows changed since the last call (if a client is connected: one
+        connecting later starts from a snapshot); whether anything had changed."""
+        changes = self.fleet.take_changes()
+        if not changes.rows and changes.order is None:
+            return False
+        if self.client_count:
             try:
                 update = self._fleet_update(changes.rows, changes.order)
                 if update is not None:
                     socketio.emit("fleet", update, namespace="/")
             except Exception:
                 logger.exception("hub: could not push the fleet's rows")
+        return True
 
     def _fleet_update(
         self, rows: list[dict[str, Any]], order: list[str] | None

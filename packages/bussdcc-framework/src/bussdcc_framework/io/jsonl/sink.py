@@ -248,17 +248,21 @@ class JsonlSink(LegacySinkHooks):
     def _locked_handle(self, line: bytes, timestamp: float) -> None:
         with self._lock:
             # The usual case in one test: the open segment's window, nothing failing, no
-            # reachability check due, no recovery to announce.
+            # reachability check due, no recovery to announce, and no batch to write yet
+            # (the line that fills a batch writes it on the full path, which handles errors).
             if (
                 self._file is not None  # None while failing
-                and self.batch_size == 1
                 and self._start <= timestamp < self._end
                 and len(self._unverified) < CHECK_LINES
                 and not self._raised
                 and self._monotonic() < self._next_check
             ):
-                self._write(line)
-                return
+                if self.batch_size == 1:
+                    self._write(line)
+                    return
+                if len(self._pending) + 1 < self.batch_size:
+                    self._pending.append(line)
+                    return
             try:
                 self._handle(line, timestamp)
             except SegmentWriteError:
