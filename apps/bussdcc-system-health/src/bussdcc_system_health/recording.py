@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bussdcc.event import Event
-
 from bussdcc_framework.io.jsonl import JsonlSink
 
 from .defaults import RETENTION, RETENTION_BYTES

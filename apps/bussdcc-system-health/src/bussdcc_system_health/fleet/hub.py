@@ -458,7 +458,7 @@ def _render_row(template: Template, row: Mapping[str, Any]) -> str:
     (a fifth of a row's cost). ``shared=True`` is Jinja's documented way to pass exactly
     these variables."""
     context = template.new_context({"row": row}, shared=True)
-    return template.environment.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+    return template.environment.concat(template.root_render_func(context))
 
 
 def _shown(row: Mapping[str, Any]) -> tuple[Any, ...]:

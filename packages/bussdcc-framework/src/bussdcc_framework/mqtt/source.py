@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+import msgspec
+
 from bussdcc.component import Interface
 from bussdcc.event import Event
-
-import msgspec
 
 from ..codec import WireError, decode_event, encode_event
 from ..codec._encode import Record, wire_type
@@ -221,8 +221,8 @@ class MqttSource(Interface):
         `RemoteEvent` this source is emitting right now: its ``event`` is written as the
         record the node published, byte for byte (already validated by decoding it, so it
         reads back as the same event; fields this runtime does not know are kept), not
-        encoded again. Any other event, or one whose record held a line break (JSON allows them between values), goes
-        through ``encode_event``. Raises as ``encode_event`` does."""
+        encoded again. Any other event, or one whose record held a line break (JSON allows
+        them between values), goes through ``encode_event``. Raises as ``encode_event`` does."""
         in_flight = self._in_flight
         if in_flight is None or evt.payload is not in_flight[0]:
             return encode_event(evt)
