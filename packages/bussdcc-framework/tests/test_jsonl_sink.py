@@ -114,6 +114,27 @@ def test_lines_are_wire_records_that_decode_back_to_the_events(tmp_path: Path) -
     assert [decode_event(line) for line in raw.splitlines()] == events
 
 
+def test_an_encoder_given_replaces_encode_event_for_every_line(tmp_path: Path) -> None:
+    seen: list[Event[Any]] = []
+
+    def encoder(evt: Event[Any]) -> bytes:
+        seen.append(evt)
+        return b'{"written": %d}' % evt.seq
+
+    sink = JsonlSink(tmp_path, flush="batch", batch_size=2, encoder=encoder)
+    events = [at(i, i) for i in range(3)]
+    for evt in events:
+        sink.handle(evt)
+    sink.stop()
+    assert seen == events
+    assert lines(tmp_path / "2026-03-09/12-00-00.jsonl") == [{"written": n} for n in range(3)]
+
+
+def test_an_encoder_that_is_not_callable_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="encoder"):
+        JsonlSink(tmp_path, encoder=b"not callable")  # type: ignore[arg-type]
+
+
 def test_flush_per_event_makes_each_line_visible_before_handle_returns(tmp_path: Path) -> None:
     sink = JsonlSink(tmp_path)
     segment = tmp_path / "2026-03-09/12-00-00.jsonl"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from bussdcc.event import Event
 from bussdcc_framework.io.jsonl import JsonlSink
 
 from .defaults import RETENTION, RETENTION_BYTES
@@ -56,11 +59,13 @@ def history_sink(
     retention_bytes: int = RETENTION_BYTES,
     *,
     batch: int | None = None,
+    encoder: Callable[[Event[Any]], bytes] | None = None,
 ) -> JsonlSink:
     """A JSONL sink writing 10-minute segments under ``<data-dir>/history`` with retention;
     each segment is gzip-compressed once closed (retention counts compressed bytes). Each
     event reaches the OS as it is recorded, or, with ``batch``, in writes of that many
-    events (and at segment changes and stop): a crash then loses at most those."""
+    events (and at segment changes and stop): a crash then loses at most those. ``encoder``
+    replaces the codec's `encode_event` (see `JsonlSink`)."""
     root = history_root(data_dir)
     check_writable(root)
     return JsonlSink(
@@ -71,4 +76,5 @@ def history_sink(
         compress=True,
         flush="event" if batch is None else "batch",
         batch_size=100 if batch is None else batch,
+        encoder=encoder,
     )

@@ -21,7 +21,7 @@ from bussdcc.component import Device, Process
 from bussdcc.context import ContextProtocol
 from bussdcc.event import Event
 from bussdcc.message import Message
-from bussdcc_framework.codec import encode_event
+from bussdcc_framework.codec import decode_event, encode_event
 from bussdcc_framework.mqtt import (
     NODES_PATH,
     MqttBacklogOverflow,
@@ -483,6 +483,61 @@ def test_hostile_payloads_are_skipped_and_counted_and_the_bridge_keeps_running(
     assert "not <prefix>/<node>/<name>" in reasons[9]  # '#' matches its parent level too
     assert source.ctx is not None
     assert source.ctx.state.get("mqtt.source.skipped") == source.skipped
+
+
+class EncodingSink:
+    """Encodes each remote event with the source's `MqttSource.encode`, as the hub's history
+    sink does (inside the emit, on the receiving thread)."""
+
+    def __init__(self) -> None:
+        self.source: MqttSource | None = None
+        self.lines: list[tuple[Event[Any], bytes]] = []
+        self.done = threading.Event()
+
+    def start(self, ctx: ContextProtocol) -> None:
+        pass
+
+    def handle(self, evt: Event[Any]) -> None:
+        if isinstance(evt.payload, RemoteEvent) and self.source is not None:
+            self.lines.append((evt, self.source.encode(evt)))
+            if len(self.lines) == 3:
+                self.done.set()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_encode_embeds_the_record_as_it_arrived_and_reads_back_as_the_same_event(
+    mosquitto: Mosquitto, runtimes: Callable[..., Runtime], raw: RawPublisher
+) -> None:
+    runtime = runtimes()
+    source = MqttSource(fast(mosquitto.url), "hub")
+    sink = EncodingSink()
+    sink.source = source
+    recorder = Recorder(NodeStatusChanged)
+    runtime.add_sink(sink)
+    runtime.add_process(recorder)
+    runtime.add_interface(source)
+    runtime.boot()
+    subscribed(raw, recorder)
+    compact = reading_record(1)
+    extra = reading_record(2, extra="kept")  # a field this runtime does not know
+    pretty = msgspec.json.format(reading_record(3), indent=2)  # a record over several lines
+    assert b"\n" in pretty
+    for payload in (compact, extra, pretty):
+        raw.publish("bussdcc/node-a/test.mqtt.reading", payload)
+    assert sink.done.wait(TIMEOUT), f"only {len(sink.lines)} remote events"
+    for evt, line in sink.lines:
+        assert b"\n" not in line
+        assert key(decode_event(line)) == key(evt)  # the same record encode_event writes
+    (_, first), (second_evt, second), (third_evt, third) = sink.lines
+    # The node's bytes, not encoded again: what this runtime does not know stays.
+    assert b'"event":' + compact + b"}" in first
+    assert b'"extra":"kept"' in second
+    # A record spread over lines is encoded again, as is any event not being emitted now.
+    assert third == encode_event(third_evt)
+    assert source.encode(second_evt) == encode_event(second_evt)
+    assert b"extra" not in encode_event(second_evt)
 
 
 def test_a_node_over_max_rate_is_throttled_on_the_runtime_clock(

@@ -362,7 +362,9 @@ class FleetProcess(Process):
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         payload = evt.payload
         if isinstance(payload, RemoteEvent):
-            self._remote(ctx, payload)
+            # The event's own time is when the hub received it (its bus stamped it then):
+            # no second clock read per remote event.
+            self._remote(payload, evt.time)
             return
         with self._lock:
             entry = self._entry(payload.node)
@@ -387,11 +389,10 @@ class FleetProcess(Process):
             self._order_stale = True
         return entry
 
-    def _remote(self, ctx: ContextProtocol, remote: RemoteEvent) -> None:
+    def _remote(self, remote: RemoteEvent, now: datetime) -> None:
         remote_evt = remote.event
         payload = remote_evt.payload
         cls = type(payload)
-        now = ctx.clock.now_utc()
         with self._lock:
             entry = self._entry(remote.node)
             row = entry.row
@@ -409,7 +410,7 @@ class FleetProcess(Process):
             if field_name is not None:
                 entry.telemetry[field_name] = payload
                 entry.stale = True
-                _summarise(row, payload)
+                _SUMMARISE[cls](row, payload)
                 if cls is CpuUsageUpdated:
                     if row._cpu_time is not None:
                         gap = (remote_evt.time - row._cpu_time).total_seconds()
@@ -478,19 +479,40 @@ _CHARTED: frozenset[type[Message]] = frozenset({CpuUsageUpdated, NetworkUsageUpd
 """The messages whose samples make the chart histories."""
 
 
-def _summarise(row: NodeRow, payload: Message) -> None:
-    if isinstance(payload, CpuUsageUpdated):
-        row.cpu = payload.busy
-    elif isinstance(payload, MemoryUsageUpdated):
-        row.memory = payload.percent
-    elif isinstance(payload, DiskUsageUpdated):
-        fullest = max(payload.filesystems, key=lambda fs: fs.percent, default=None)
-        row.disk = fullest.percent if fullest else None
-        row.disk_mountpoint = fullest.mountpoint if fullest else None
-    elif isinstance(payload, LoadAverageUpdated):
-        row.load1 = payload.load1
-    elif isinstance(payload, TemperatureUpdated):
-        row.temperature = max((s.current for s in payload.sensors), default=None)
-    elif isinstance(payload, ThrottlingUpdated):
-        row.throttled = None if payload.now is None else payload.now.throttled
-        row.under_voltage = None if payload.now is None else payload.now.under_voltage
+def _summarise_cpu(row: NodeRow, payload: CpuUsageUpdated) -> None:
+    row.cpu = payload.busy
+
+
+def _summarise_memory(row: NodeRow, payload: MemoryUsageUpdated) -> None:
+    row.memory = payload.percent
+
+
+def _summarise_disk(row: NodeRow, payload: DiskUsageUpdated) -> None:
+    fullest = max(payload.filesystems, key=lambda fs: fs.percent, default=None)
+    row.disk = fullest.percent if fullest else None
+    row.disk_mountpoint = fullest.mountpoint if fullest else None
+
+
+def _summarise_load(row: NodeRow, payload: LoadAverageUpdated) -> None:
+    row.load1 = payload.load1
+
+
+def _summarise_temperature(row: NodeRow, payload: TemperatureUpdated) -> None:
+    row.temperature = max((s.current for s in payload.sensors), default=None)
+
+
+def _summarise_throttling(row: NodeRow, payload: ThrottlingUpdated) -> None:
+    row.throttled = None if payload.now is None else payload.now.throttled
+    row.under_voltage = None if payload.now is None else payload.now.under_voltage
+
+
+_SUMMARISE: dict[type[Message], Callable[[NodeRow, Any], None]] = {
+    CpuUsageUpdated: _summarise_cpu,
+    MemoryUsageUpdated: _summarise_memory,
+    DiskUsageUpdated: _summarise_disk,
+    LoadAverageUpdated: _summarise_load,
+    TemperatureUpdated: _summarise_temperature,
+    ThrottlingUpdated: _summarise_throttling,
+}
+"""What each health message sets in a row (one per `_HEALTH_FIELDS` class: found by exact
+class, one lookup per event rather than a chain of isinstance tests)."""

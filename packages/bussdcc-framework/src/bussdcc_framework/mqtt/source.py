@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+import msgspec
+
 from bussdcc.component import Interface
 from bussdcc.event import Event
 
-from ..codec import WireError, decode_event
+from ..codec import WireError, encode_event
+from ..codec._decode import _decode_line
+from ..codec._encode import Record, wire_type
 from ..message.framework import FrameworkShuttingDown
 from .broker import MqttBroker
 from .message import MqttConnected, MqttDisconnected, NodeStatusChanged, RemoteEvent
@@ -123,6 +127,11 @@ class MqttSource(Interface):
     written to state at `SOURCE_PATH`. Remote events stop being emitted once the runtime
     begins shutting down.
 
+    Recording: a sink fed on the receiving thread (as the runtime feeds sinks, inside the
+    emit) can encode with `encode`, which writes the `RemoteEvent` being delivered with the
+    node's record embedded as the bytes that arrived instead of decoding them and encoding
+    them again.
+
     Receiving: its own subscribe-only client (`bussdcc_framework.mqtt.receiver`) rather
     than paho's, which costs about as much per message as the broker does: it handles every
     packet a read brings in one go and acknowledges them with one write. It needs no
@@ -187,6 +196,8 @@ class MqttSource(Interface):
         self._closing = False
         self._failing = False
         self._connection: Receiver | None = None
+        # (the RemoteEvent being emitted, the node's record as received): see `encode`.
+        self._in_flight: tuple[RemoteEvent, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"MqttSource({self.broker.address!r}, prefix={self.prefix!r})"
@@ -205,6 +216,28 @@ class MqttSource(Interface):
                 name: NodeView(name, n.status, n.since, n.last_seen, n.events)
                 for name, n in self._nodes.items()
             }
+
+    def encode(self, evt: Event[Any]) -> bytes:
+        """`bussdcc_framework.codec.encode_event`, the same record, but cheaper for the
+        `RemoteEvent` this source is emitting right now: its ``event`` is written as the
+        record the node published, byte for byte (already validated by decoding it, so it
+        reads back as the same event; fields this runtime does not know are kept), not
+        encoded again. Any other event, or one whose record held a line break (JSON allows
+        them between values), goes through ``encode_event``. Raises as ``encode_event`` does."""
+        in_flight = self._in_flight
+        if in_flight is None or evt.payload is not in_flight[0]:
+            return encode_event(evt)
+        message, raw = in_flight
+        return _remote_encoder.encode(
+            Record(
+                evt.time,
+                evt.seq,
+                RemoteEvent.name,
+                _REMOTE_TYPE,
+                _REMOTE_SEVERITY,
+                {"node": message.node, "event": msgspec.Raw(raw)},
+            )
+        )
 
     # -- the interface lifecycle ---------------------------------------------------------------
 
@@ -277,7 +310,10 @@ class MqttSource(Interface):
             self._skip(topic, f"node {node!r} exceeds {self.max_rate:g} messages/s")
             return
         try:
-            evt = decode_event(payload)
+            # decode_event without its argument checks (no allowed_modules, no filter): the
+            # same decoding path, once per message.
+            evt = _decode_line(payload, (), None)
+            assert evt is not None  # without a filter every record is wanted
         except WireError as exc:
             self._skip(topic, str(exc))
             return
@@ -295,7 +331,15 @@ class MqttSource(Interface):
             self.duplicates += 1
             return
         self.received += 1
-        self._emit(RemoteEvent(node=node, event=evt))
+        message = RemoteEvent(node=node, event=evt)
+        # Sinks run inside the emit on this thread: `encode` recognises the message there.
+        # A record spread over lines (JSON allows whitespace) would break a JSONL line.
+        raw = payload.strip()
+        self._in_flight = None if b"\n" in raw or b"\r" in raw else (message, raw)
+        try:
+            self._emit(message)
+        finally:
+            self._in_flight = None
 
     def _node(self, topic: str, node: str) -> _Node | None:
         ctx = self.ctx
@@ -377,6 +421,11 @@ class MqttSource(Interface):
             ctx.emit(message)
         except Exception:
             logger.exception("%s could not emit %s", self.name, message.name)
+
+
+_remote_encoder = msgspec.json.Encoder()
+_REMOTE_TYPE = wire_type(RemoteEvent)
+_REMOTE_SEVERITY = RemoteEvent.severity.label
 
 
 def _without(nodes: dict[str, Any] | None, node: str) -> dict[str, Any]:

@@ -112,6 +112,11 @@ class JsonlSink(LegacySinkHooks):
     as ``sink.error``; nothing it was given is lost. The next event recorded brings
     ``sink.recovered``.
 
+    Encoding: each event becomes its line through ``encoder`` (default
+    `bussdcc_framework.codec.encode_event`); another encoder must return the same wire record
+    (one JSON object, no newline), e.g. one that reuses bytes it already has instead of
+    encoding again (`bussdcc_framework.mqtt.MqttSource.encode`).
+
     A value that cannot be encoded raises `bussdcc_framework.codec.UnencodableError` and writes
     nothing. Raises ``ValueError``/``TypeError`` at construction for a bad argument.
     """
@@ -127,6 +132,7 @@ class JsonlSink(LegacySinkHooks):
         retention_age: float | timedelta | None = None,
         retention_bytes: int | None = None,
         compress: bool = False,
+        encoder: Callable[[Event[Any]], bytes] | None = None,
     ) -> None:
         if not isinstance(root, str | os.PathLike):
             raise TypeError(f"root must be a path, got {type(root).__qualname__}")
@@ -160,6 +166,8 @@ class JsonlSink(LegacySinkHooks):
             or retention_bytes < 0
         ):
             raise ValueError(f"retention_bytes must be an int >= 0, got {retention_bytes!r}")
+        if encoder is not None and not callable(encoder):
+            raise TypeError(f"encoder must be callable or None, got {type(encoder).__qualname__}")
         self.root = Path(root)
         self.interval = int(interval)
         self.flush = flush
@@ -195,7 +203,7 @@ class JsonlSink(LegacySinkHooks):
         self._deleted: list[tuple[Segment, str]] = []
         self._readable: dict[Path, bool] = {}
         # encode_event, unless a 0.46 subclass overrides transform/json_fallback (_compat).
-        self._encode = legacy_encoder(self)
+        self._encode = legacy_encoder(self) if encoder is None else encoder
         self.compress = bool(compress)
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -240,17 +248,21 @@ class JsonlSink(LegacySinkHooks):
     def _locked_handle(self, line: bytes, timestamp: float) -> None:
         with self._lock:
             # The usual case in one test: the open segment's window, nothing failing, no
-            # reachability check due, no recovery to announce.
+            # reachability check due, no recovery to announce, and no batch to write yet
+            # (the line that fills a batch writes it on the full path, which handles errors).
             if (
                 self._file is not None  # None while failing
-                and self.batch_size == 1
                 and self._start <= timestamp < self._end
                 and len(self._unverified) < CHECK_LINES
                 and not self._raised
                 and self._monotonic() < self._next_check
             ):
-                self._write(line)
-                return
+                if self.batch_size == 1:
+                    self._write(line)
+                    return
+                if len(self._pending) + 1 < self.batch_size:
+                    self._pending.append(line)
+                    return
             try:
                 self._handle(line, timestamp)
             except SegmentWriteError:
