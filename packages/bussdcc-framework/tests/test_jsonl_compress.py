@@ -93,8 +93,13 @@ def test_closing_a_segment_compresses_it_and_the_source_reads_it_back(tmp_path: 
     ]
     assert list(JsonlSource(tmp_path)) == events
     # A plain zstd file, one frame: any zstd tool reads it.
-    [text] = frames((tmp_path / "2026-03-09/12-00-00.jsonl.zst").read_bytes())
+    data = (tmp_path / "2026-03-09/12-00-00.jsonl.zst").read_bytes()
+    [text] = frames(data)
     assert text.count(b"\n") == 30
+    # The frame carries its content checksum (damage that still decodes is caught) and its
+    # size (zstdcat and other tools know what to expect).
+    header = zstandard.get_frame_parameters(data)
+    assert header.has_checksum and header.content_size == len(text)
 
 
 def test_the_open_segment_stays_plain_until_the_sink_leaves_it(tmp_path: Path) -> None:
