@@ -17,7 +17,6 @@ from bussdcc import Runtime
 from bussdcc.event import Event
 from bussdcc.message import Message
 from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
-from bussdcc_framework.io.jsonl import compress as compress_module
 from bussdcc_framework.io.jsonl.compress import (
     GzipLineFile,
     PlainLineFile,
@@ -191,8 +190,8 @@ def test_compressing_syncs_the_file_renames_it_syncs_the_folder_then_deletes_the
         steps.append(f"delete {self.name}")
         real_unlink(self, missing_ok)
 
-    monkeypatch.setattr(compress_module.os, "fsync", fsync)
-    monkeypatch.setattr(compress_module.os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(Path, "unlink", unlink)
     compress_segment(plain)
     assert steps == [
@@ -215,7 +214,7 @@ def test_a_failed_compression_keeps_the_plain_lines_and_the_earlier_frames(
     def broken(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(compress_module.os, "replace", broken)
+    monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError, match="No space"):
         compress_segment(plain)
     assert plain.read_bytes() == b'{"a":2}\n'
