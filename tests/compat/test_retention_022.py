@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from bussdcc.message import RuntimeBooted
 from bussdcc_framework.io.jsonl import JsonlSink
 from bussdcc_framework.message import SinkRetentionDeleted
 from bussdcc_framework.runtime import Runtime
+from bussdcc_framework.testing import segment_lines
 from bussdcc_system_health.recording import history_sink
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "v022-data-dir"
@@ -49,14 +49,14 @@ def test_starting_on_a_0_22_data_dir_keeps_every_0_22_segment(tmp_path: Path) ->
 
     left = {p.relative_to(data) for p in (data / "history").rglob("*.jsonl")}
     assert set(old_files) <= left, "a 0.22 segment was deleted"
-    assert not stale.exists() and not stale.with_name(stale.name + ".gz").exists(), (
+    assert not stale.exists() and not stale.with_name(stale.name + ".zst").exists(), (
         "the stale 0.23 segment should have gone"
     )
     deletions = [e.payload for e in seen if isinstance(e.payload, SinkRetentionDeleted)]
     assert len(deletions) == 1
     # The sink's background compressor may have compressed the stale segment first.
     plain = stale.relative_to(data / "history").as_posix()
-    assert deletions[0].files in ((plain,), (plain + ".gz",))
+    assert deletions[0].files in ((plain,), (plain + ".zst",))
     assert deletions[0].reason == "age" and deletions[0].bytes > 0
 
 
@@ -64,11 +64,8 @@ def test_the_deletion_is_recorded_in_the_history_itself(tmp_path: Path) -> None:
     data = tmp_path / "data"
     stale = _old_new_segment(data / "history")
     _run_a_while(data)
-    # Closed segments are compressed (.jsonl.gz): read them as the app does.
-    text = "".join(
-        (gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()).decode()
-        for p in (data / "history").rglob("*.jsonl*")
-    )
+    # Closed segments are compressed (.jsonl.zst): read them as the app does.
+    text = b"\n".join(segment_lines(data / "history")).decode()
     assert '"name":"sink.retention.deleted"' in text
     assert stale.name in text
 

@@ -8,7 +8,7 @@ Run: ``python tools/bench/history.py [--days D] [--year-days Y] [--repeat R]``
   interfaces; load averages that Linux changes every 5 s and 2 filesystems, through the real
   collectors, which report them on change and every minute; throttling "unavailable" as the
   real collector emits it off a Pi, every 10 minutes), recorded by the app's own `history_sink`
-  (10-minute segments, gzip-compressed once closed). Prints the bytes written per day
+  (10-minute segments, zstd-compressed once closed). Prints the bytes written per day
   (target <= 60 MB) and stored compressed per day (target <= 10 MB).
 * Rebuild: events/s of ``history.rebuild`` over that log against `JsonlSource` reading the
   same log alone (the floor); target ratio >= 0.5.
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import gzip
 import math
 import random
 import statistics
@@ -44,6 +43,7 @@ from typing import Any
 from bussdcc.event import Event
 from bussdcc.message import Message
 from bussdcc_framework.io.jsonl import JsonlSource
+from bussdcc_framework.io.jsonl.compress import is_compressed, open_segment
 from bussdcc_system_health.collectors import DiskCollector, LoadCollector, ThrottlingCollector
 from bussdcc_system_health.history import (
     TIERS,
@@ -240,6 +240,15 @@ def mb(count: float) -> str:
     return f"{count / 1e6:.1f} MB"
 
 
+def _decompressed_size(path: Path) -> int:
+    size = 0
+    with open_segment(path) as file:
+        while block := file.read(1 << 20):
+            size += len(block)
+        assert file.damage is None, (path, file.damage)
+    return size
+
+
 def bench_log(workdir: Path, days: int, repeat: int) -> bool:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     data = workdir / "log-data"
@@ -252,7 +261,7 @@ def bench_log(workdir: Path, days: int, repeat: int) -> bool:
     sink.stop()
     root = data / "history"
     stored = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    written = sum(len(gzip.decompress(p.read_bytes())) for p in root.rglob("*.jsonl.gz"))
+    written = sum(_decompressed_size(p) for p in root.rglob("*.jsonl.*") if is_compressed(p))
     written_ok = written / days <= WRITTEN_TARGET
     stored_ok = stored / days <= STORED_TARGET
     print(

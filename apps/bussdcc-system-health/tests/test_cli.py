@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bussdcc_framework.testing import segment_lines
 from bussdcc_system_health.cli import parse_duration
 
 STARTUP_TIMEOUT = 60.0
@@ -88,13 +88,10 @@ def wait_for(predicate: object, timeout: float = STARTUP_TIMEOUT) -> bool:
 
 
 def history_lines(data_dir: Path) -> Iterator[dict[str, object]]:
-    # Closed segments are gzip-compressed: a stopped app leaves only .jsonl.gz files.
-    for path in sorted((data_dir / "history").glob("*/*.jsonl*")):
-        data = path.read_bytes()
-        text = gzip.decompress(data).decode() if path.suffix == ".gz" else data.decode()
-        for line in text.splitlines():
-            if line.strip():
-                yield json.loads(line)
+    # Closed segments are zstd-compressed: a stopped app leaves only .jsonl.zst files.
+    for line in segment_lines(data_dir / "history"):
+        if line.strip():
+            yield json.loads(line)
 
 
 def test_the_app_serves_records_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

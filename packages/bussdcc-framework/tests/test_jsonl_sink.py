@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import os
 import shutil
@@ -76,8 +77,13 @@ def test_the_last_segment_of_a_day_ends_at_midnight() -> None:
 def test_segment_names_parse_back_and_others_do_not() -> None:
     start = datetime(2026, 3, 9, 12, 10, tzinfo=UTC).timestamp()
     assert parse_segment_path("2026-03-09", "12-10-00.jsonl") == start
+    assert parse_segment_path("2026-03-09", "12-10-00.jsonl.zst") == start
+    assert parse_segment_path("2026-03-09", "12-10-00.jsonl.gz") == start  # earlier releases
     for day, name in [
         ("2026-03-09", "notes.jsonl"),
+        ("2026-03-09", "12-10-00.jsonl.gz.zst"),
+        ("2026-03-09", "12-10-00.jsonl.zst.partial"),
+        ("2026-03-09", "12-10-00.jsonl.bz2"),
         ("misc", "12-10-00.jsonl"),
         ("2026-03-09", "12-10-00.txt"),
     ]:
@@ -275,18 +281,31 @@ def test_retention_by_age_deletes_old_segments_and_their_emptied_day_folders(
 
 
 def test_retention_deletes_old_compressed_segments_it_wrote(tmp_path: Path) -> None:
-    # A closed segment is kept as .jsonl.gz: retention judges it by its decompressed first
-    # line, so compression never makes history undeletable (and fill the disk).
+    # A closed segment is kept as .jsonl.zst (.jsonl.gz by earlier releases): retention judges
+    # it by its decompressed first line, so compression never makes history undeletable (and
+    # fill the disk), and never deletes a compressed file of another format.
     old = compress_segment(_make_segment(tmp_path, T0 - timedelta(days=3), 10))
+    old_gz = _make_segment(tmp_path, T0 - timedelta(days=3, hours=1), 10)
+    old_gz = old_gz.with_name(old_gz.name + ".gz")
+    old_gz.write_bytes(gzip.compress(_RECORD))
+    old_gz.with_name(old_gz.name.removesuffix(".gz")).unlink()
+    foreign_line = b'{"time":"2026-01-01T00:00:00+00:00","type":"a.b:C","data":{}}\n'
     foreign = tmp_path / segment_relpath((T0 - timedelta(days=2)).timestamp())
     foreign.parent.mkdir(parents=True)
-    foreign.write_bytes(b'{"time":"2026-01-01T00:00:00+00:00","type":"a.b:C","data":{}}\n')
+    foreign.write_bytes(foreign_line)
     foreign = compress_segment(foreign)
+    foreign_gz = tmp_path / segment_relpath((T0 - timedelta(days=2, hours=1)).timestamp())
+    foreign_gz = foreign_gz.with_name(foreign_gz.name + ".gz")
+    foreign_gz.write_bytes(gzip.compress(foreign_line))
+    not_zstd = tmp_path / segment_relpath((T0 - timedelta(days=2, hours=2)).timestamp())
+    not_zstd = not_zstd.with_name(not_zstd.name + ".zst")
+    not_zstd.write_bytes(b"not zstd at all\n")  # unreadable: cannot tell, so kept
     sink = JsonlSink(tmp_path, retention_age=timedelta(days=1))
     sink.handle(at(1, 1))
     sink.stop()
-    assert old.name.endswith(".jsonl.gz") and not old.exists()
-    assert foreign.exists()
+    assert old.name.endswith(".jsonl.zst") and not old.exists()
+    assert not old_gz.exists()
+    assert foreign.exists() and foreign_gz.exists() and not_zstd.exists()
 
 
 def test_retention_by_bytes_deletes_oldest_first_but_never_the_current_segment(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import sys
 import threading
 from dataclasses import dataclass
@@ -215,5 +216,13 @@ def test_segment_lines_reads_plain_and_compressed_segments_in_order(tmp_path: Pa
     first.parent.mkdir()
     first.write_bytes(b'{"seq":1}\n{"seq":2}\n')
     second.write_bytes(b'{"seq":3}\n{"torn')
+    # An earlier release's gzip segment of the first window, then this release's zstd one.
+    first.with_name(first.name + ".gz").write_bytes(gzip.compress(b'{"seq":0}\n'))
     compress_segment(first)
-    assert segment_lines(tmp_path) == [b'{"seq":1}', b'{"seq":2}', b'{"seq":3}', b'{"torn']
+    assert segment_lines(tmp_path) == [
+        b'{"seq":0}',
+        b'{"seq":1}',
+        b'{"seq":2}',
+        b'{"seq":3}',
+        b'{"torn',
+    ]

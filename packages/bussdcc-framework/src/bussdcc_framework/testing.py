@@ -25,8 +25,6 @@ of this module works without it.
 from __future__ import annotations
 
 import base64
-import contextlib
-import gzip
 import os
 import shutil
 import socket
@@ -41,6 +39,8 @@ from urllib.parse import urlsplit
 
 import bussdcc
 from bussdcc import Event, ManualClock, Message, Runtime, RuntimeExtension
+
+from .io.jsonl.compress import format_rank, is_compressed, open_segment, plain_path
 
 if TYPE_CHECKING:
     from bussdcc import ContextProtocol
@@ -390,18 +390,17 @@ class SocketIORecorder(_Waitable):
 
 def segment_lines(root: str | os.PathLike[str]) -> list[bytes]:
     """Every line of every JSONL segment under ``root`` (``YYYY-MM-DD/HH-MM-SS.jsonl``, plain
-    or gzip-compressed as a sink with ``compress=True`` leaves them), in segment order, as
-    raw bytes: a test sees torn or invalid lines exactly as written. A compressed segment cut
-    short yields the lines before the break."""
+    or compressed as a sink with ``compress=True`` leaves them: ``.jsonl.zst``, or an earlier
+    release's ``.jsonl.gz``), in reading order (a window's ``.gz``, ``.zst``, then plain
+    file), as raw bytes: a test sees torn or invalid lines exactly as written. A compressed
+    segment cut short or damaged yields the lines before the break."""
     lines: list[bytes] = []
-    for path in sorted(Path(root).glob("*/*.jsonl*"), key=lambda p: (p.parent.name, p.name)):
-        if path.suffix == ".gz":
-            data = b""
-            with gzip.open(path, "rb") as file, contextlib.suppress(EOFError, OSError):
-                while chunk := file.read(1 << 16):
-                    data += chunk
-        else:
-            data = path.read_bytes()
+    found = (p for p in Path(root).glob("*/*.jsonl*") if is_compressed(p) or p.suffix == ".jsonl")
+    for path in sorted(found, key=lambda p: (p.parent.name, plain_path(p).name, format_rank(p))):
+        data = b""
+        with open_segment(path) as file:
+            while chunk := file.read(1 << 16):
+                data += chunk
         lines.extend(data.splitlines())
     return lines
 

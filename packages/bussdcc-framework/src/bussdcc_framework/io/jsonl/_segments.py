@@ -1,9 +1,9 @@
 """Segment naming and retention planning for JSONL recordings: pure functions, no I/O.
 
-A recording root holds ``YYYY-MM-DD/HH-MM-SS.jsonl`` segments (``.jsonl.gz`` once
-compressed). A segment is named by the UTC start of the time window it covers; windows are
-``interval`` seconds long, aligned down to a multiple of ``interval`` since midnight UTC (the
-last one of a day ends at midnight).
+A recording root holds ``YYYY-MM-DD/HH-MM-SS.jsonl`` segments (``.jsonl.zst`` once
+compressed, or ``.jsonl.gz`` as earlier releases compressed them). A segment is named by the
+UTC start of the time window it covers; windows are ``interval`` seconds long, aligned down
+to a multiple of ``interval`` since midnight UTC (the last one of a day ends at midnight).
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ def segment_relpath(start: float) -> str:
 
 def parse_segment_path(day: str, filename: str) -> float | None:
     """The start of the segment named ``day/filename`` (plain ``.jsonl`` or compressed
-    ``.jsonl.gz``), or None if it is not a segment name."""
-    filename = filename.removesuffix(".gz")
+    ``.jsonl.zst`` / ``.jsonl.gz``), or None if it is not a segment name."""
+    for suffix in (".zst", ".gz"):
+        if filename.endswith(suffix):
+            filename = filename.removesuffix(suffix)
+            break
     if len(day) != 10 or len(filename) != 14 or not filename.endswith(".jsonl"):
         return None
     try:

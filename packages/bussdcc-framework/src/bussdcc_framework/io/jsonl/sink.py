@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import gzip
 import logging
 import os
 import threading
@@ -27,7 +26,7 @@ from ._segments import (
     segment_relpath,
     segment_window,
 )
-from .compress import compress_segment, is_compressed
+from .compress import compress_segment, is_compressed, open_segment
 
 if TYPE_CHECKING:
     from bussdcc.context import ContextProtocol
@@ -88,11 +87,12 @@ class JsonlSink(LegacySinkHooks):
     never deleted; emptied day folders are removed; other files in ``root`` are left alone.
     Sizes are what the files take on disk, so compressed segments count compressed.
 
-    Compression: with ``compress=True`` each segment is gzip-compressed to
-    ``HH-MM-SS.jsonl.gz`` when the sink leaves it (the next window starts, or `stop`), and
+    Compression: with ``compress=True`` each segment is zstd-compressed to
+    ``HH-MM-SS.jsonl.zst`` when the sink leaves it (the next window starts, or `stop`), and
     plain segments left by an earlier run (a crash) are compressed by a background thread
     after `start`. A segment that fails to compress stays plain (a warning is logged);
-    `JsonlSource` reads both. See `bussdcc_framework.io.jsonl.compress`.
+    `JsonlSource` reads both, and the ``.jsonl.gz`` segments of earlier releases, which are
+    never rewritten (retention manages them too). See `bussdcc_framework.io.jsonl.compress`.
 
     Failure: if a segment cannot be opened or written (disk full, permission denied), `handle`
     raises `SegmentWriteError` naming the file, and so does every later event until a retry
@@ -576,13 +576,19 @@ class JsonlSink(LegacySinkHooks):
 
 def _first_line_is_record(path: Path) -> bool | None:
     """True if the file is empty or its first line is a wire record (time, seq, name, data);
-    False if it is something else; None if it cannot be read. A compressed segment is judged
-    by its first decompressed line."""
+    False if it is something else; None if it cannot be read. A compressed segment
+    (``.jsonl.zst`` or ``.jsonl.gz``) is judged by its first decompressed line."""
+    head = b""
     try:
-        with gzip.open(path, "rb") if is_compressed(path) else open(path, "rb") as file:
-            head = file.readline(1 << 20)
-    except (OSError, EOFError):
+        with open_segment(path) as file:
+            # Up to the first newline, at most 1 MiB: a record's line is far shorter.
+            while b"\n" not in head and len(head) < 1 << 20 and (block := file.read(4096)):
+                head += block
+            if not head and file.damage is not None:
+                return None  # not one line could be read: cannot tell
+    except OSError:
         return None
+    head = head.split(b"\n", 1)[0]
     if not head.strip():
         return True
     try:

@@ -13,7 +13,7 @@ from bussdcc.event import Event
 from bussdcc.message import Message
 
 from ...codec import EventDecoder, OversizeLineError
-from .compress import GzipLineFile, is_compressed, plain_path
+from .compress import format_rank, open_segment, plain_path
 
 __all__ = ["JsonlSource", "SkippedLine"]
 
@@ -29,13 +29,14 @@ class SkippedLine(NamedTuple):
 
 
 class JsonlSource:
-    """Yields recorded events from a recording root (every ``*.jsonl`` and ``*.jsonl.gz``
-    below it) or one file.
+    """Yields recorded events from a recording root (every ``*.jsonl``, ``*.jsonl.zst`` and
+    ``*.jsonl.gz`` below it) or one file.
 
-    Compressed segments (``.jsonl.gz``, see `compress`) read exactly like plain ones; one cut
-    short by a power loss reads up to the break and the break is reported like a skipped
-    line. Where a window has both (the sink reopened a compressed window), the compressed
-    file is read first: it holds the older lines.
+    Compressed segments (``.jsonl.zst``, or ``.jsonl.gz`` from earlier releases; see
+    `compress`) read exactly like plain ones; one cut short by a power loss, or damaged,
+    reads up to the break and the break is reported like a skipped line. Where a window has
+    several files (the sink reopened a compressed window, or an upgrade added ``.zst`` beside
+    ``.gz``), they are read ``.gz``, then ``.zst``, then plain: oldest lines first.
 
     Order: files in path order (segment names sort chronologically, so segments come in time
     order); within a file, the order the lines were recorded, which is the order the runtime
@@ -127,15 +128,15 @@ class JsonlSource:
             raise FileNotFoundError(f"no recording at {self.path}")
         found = (
             p
-            for pattern in ("*.jsonl", "*.jsonl.gz")
+            for pattern in ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
             for p in self.path.rglob(pattern)
             if p.is_file()
         )
         return sorted(found, key=self._order)
 
-    def _order(self, path: Path) -> tuple[tuple[str, ...], bool]:
-        # A compressed segment sorts just before its plain twin (same window, older lines).
-        return plain_path(path).relative_to(self.path).parts, not is_compressed(path)
+    def _order(self, path: Path) -> tuple[tuple[str, ...], int]:
+        # A window's files by age of their lines: .gz, .zst, plain (see format_rank).
+        return plain_path(path).relative_to(self.path).parts, format_rank(path)
 
     def __iter__(self) -> Iterator[Event[Message]]:
         self.skipped = 0
@@ -147,7 +148,7 @@ class JsonlSource:
         decode_lines = self._decoder.decode_lines
         line_no = 0
         try:
-            with GzipLineFile(path) if is_compressed(path) else open(path, "rb") as file:
+            with open_segment(path) as file:
                 for first, lines, torn in _line_batches(file, self.max_line_bytes):
                     line_no = first
                     if isinstance(lines, OversizeLineError):
@@ -161,9 +162,8 @@ class JsonlSource:
                             torn_here = torn and line_no == last
                             prefix = "torn last line (no newline): " if torn_here else ""
                             self._skip(path, line_no, f"{prefix}{result}")
-                damage = getattr(file, "damage", None)
-                if damage is not None:
-                    self._skip(path, line_no, damage)
+                if file.damage is not None:
+                    self._skip(path, line_no, file.damage)
         except OSError as exc:
             where = f"after line {line_no}" if line_no else "at its start"
             self._skip(path, line_no, f"cannot read the file ({where}): {exc}")
