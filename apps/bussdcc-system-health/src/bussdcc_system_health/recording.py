@@ -31,7 +31,8 @@ class HistoryUnwritable(OSError):
 
 
 def history_root(data_dir: str | os.PathLike[str]) -> Path:
-    """Where history lives: ``<data-dir>/history/YYYY-MM-DD/HH-MM-SS.jsonl[.gz]``."""
+    """Where history lives: ``<data-dir>/history/YYYY-MM-DD/HH-MM-SS.jsonl[.zst]`` (``.gz``
+    from earlier releases)."""
     return Path(data_dir) / "history"
 
 
@@ -62,7 +63,7 @@ def history_sink(
     encoder: Callable[[Event[Any]], bytes] | None = None,
 ) -> JsonlSink:
     """A JSONL sink writing 10-minute segments under ``<data-dir>/history`` with retention;
-    each segment is gzip-compressed once closed (retention counts compressed bytes). Each
+    each segment is zstd-compressed once closed (retention counts compressed bytes). Each
     event reaches the OS as it is recorded, or, with ``batch``, in writes of that many
     events (and at segment changes and stop): a crash then loses at most those. ``encoder``
     replaces the codec's `encode_event` (see `JsonlSink`)."""

@@ -14,7 +14,6 @@ closes and at least ``commit_interval`` seconds (monotonic) passed since the las
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 import logging
@@ -32,6 +31,7 @@ from bussdcc.component import Process
 from bussdcc.context import ContextProtocol
 from bussdcc.event import Event
 from bussdcc.message import Message, Severity
+from bussdcc_framework.io.jsonl.compress import open_segment
 
 from ..message import ThrottleFlags, ThrottlingUpdated
 from .series import (
@@ -426,8 +426,8 @@ class RollupProcess(Process):
             return False
         oldest = segments[0]
         try:
-            with gzip.open(oldest, "rb") if oldest.suffix == ".gz" else open(oldest, "rb") as f:
-                first = json.loads(f.readline(1 << 20) or b"null")
+            with open_segment(oldest) as f:  # plain, .gz or .zst alike
+                first = json.loads(f.read(1 << 20).split(b"\n", 1)[0] or b"null")
             began = datetime.fromisoformat(first["time"]).timestamp()
         except (OSError, EOFError, ValueError, TypeError, KeyError):
             return True  # cannot tell: rebuilding what is there is the safe side

@@ -55,7 +55,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol
 
-import zstandard
+# zstandard (about 1.5 MB resident) is imported at the first .zst segment written or read:
+# a program that only writes plain segments, or only reads gzip ones, never pays for it.
 
 __all__ = [
     "COMPRESSED_SUFFIX",
@@ -140,6 +141,8 @@ def compress_segment(path: Path, *, level: int = LEVEL) -> Path:
     if not data.endswith(b"\n"):
         # A crash tore the last line: end it, so the next frame starts a line of its own.
         data += b"\n"
+    import zstandard
+
     compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
     frame = compressor.compress(data)
     partial = target.with_name(target.name + ".partial")
@@ -342,10 +345,15 @@ class ZstdLineFile(_FramedLineFile):
     never raises for bad data, only `OSError` for a file that cannot be read.
     """
 
-    _errors = (zstandard.ZstdError,)
+    def __init__(self, path: Path) -> None:
+        import zstandard
+
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._errors = (zstandard.ZstdError,)
+        super().__init__(path)
 
     def _new_decoder(self) -> _Decompressor:
-        return zstandard.ZstdDecompressor().decompressobj()
+        return self._decompressor.decompressobj()
 
     def __enter__(self) -> ZstdLineFile:
         return self
