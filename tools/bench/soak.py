@@ -188,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     verdict = "ok" if growth <= RSS_BUDGET_MB else "FAIL"
     print(f"RSS growth: {growth:+.2f} MB (budget <= {RSS_BUDGET_MB:g} MB) {verdict}")
+    # A plateau (caches filling, then flat) reads differently from a steady climb (a leak).
+    step = max(1, round(60 / args.sample))
+    trend = " ".join(f"{rss / 1e6:.1f}" for _, rss, _ in samples[::step])
+    print(f"RSS each minute (MB): {trend}")
     print(f"threads: max {max(t for _, _, t in samples)}, at end {samples[-1][2]}")
     print(
         f"stuck clients dropped by the server and reconnected: {len(reconnects)}; normal client "

@@ -22,6 +22,7 @@ from bussdcc_framework.io.jsonl import JsonlSink, JsonlSource
 from bussdcc_framework.runtime import ReplayRuntime
 from bussdcc_system_health.history import RollupError, RollupProcess, rebuild, stats
 from bussdcc_system_health.history.command import run_history
+from bussdcc_system_health.history.rollup import LIVE_CACHE_KIB
 from bussdcc_system_health.history.store import RollupStore, dump
 from bussdcc_system_health.history.tiers import TIERS
 from bussdcc_system_health.history.writer import BackgroundWriter
@@ -90,8 +91,11 @@ def test_the_live_process_and_a_replay_build_the_same_rows_as_rebuild(
     # Live: the same events emitted on a runtime's bus, at their own times.
     clock = ManualClock(START)
     rt = Runtime(clock=clock)
-    rt.register_process(RollupProcess(tmp_path / "live.sqlite3"))
+    live = rt.register_process(RollupProcess(tmp_path / "live.sqlite3"))
     rt.boot()
+    # The live writer keeps a small page cache (resident memory over months), same rows.
+    assert live.store is not None
+    assert live.store.conn.execute("PRAGMA cache_size").fetchone()[0] == -LIVE_CACHE_KIB
     for evt in events:
         rt.events.emit_at(evt.payload, evt.time)
     rt.shutdown("test over")

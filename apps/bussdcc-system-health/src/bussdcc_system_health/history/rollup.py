@@ -341,6 +341,10 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
+LIVE_CACHE_KIB = 256
+"""KiB of SQLite page cache the live rollups writer keeps (SQLite's default is 2,000)."""
+
+
 class RollupProcess(Process):
     """Keeps ``<data-dir>/rollups.sqlite3`` up to date as telemetry arrives.
 
@@ -397,6 +401,10 @@ class RollupProcess(Process):
             )
             store.set_meta(REBUILD_PENDING, repr(now))
             pending = repr(now)
+        # SQLite caches up to 2 MiB of pages per connection by default, and the live writer
+        # only ever appends near the newest rows: a small cache keeps months of growth out of
+        # the app's resident memory (a rebuild, a one-off, keeps the default).
+        store.conn.execute(f"PRAGMA cache_size = -{LIVE_CACHE_KIB}")
         self.store = store
         self.builder = RollupBuilder(
             store,
