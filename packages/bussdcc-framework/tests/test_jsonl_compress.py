@@ -477,3 +477,23 @@ def test_compressed_readers_read_every_frame_in_small_pieces(
             pieces.append(piece)
         assert b"".join(pieces) == b"one\ntwo\n"
         assert file.damage is None
+
+
+def test_a_large_segment_is_streamed_into_one_frame_with_a_small_window(tmp_path: Path) -> None:
+    # A fast --interval makes segments of tens of MB: compressing one must not need memory
+    # in proportion (the frame's window bounds what compressing and reading it take).
+    lines = b"".join(
+        b'{"time":"2026-01-01T00:00:%02dZ","seq":%d,"name":"x","data":%d}\n' % (i % 60, i, i * 7)
+        for i in range(60_000)
+    )
+    segment = tmp_path / "00-00-00.jsonl"
+    segment.write_bytes(lines)
+    assert len(lines) > 3 << 20  # several times the window
+    target = compress_segment(segment)
+    packed = target.read_bytes()
+    frame = zstandard.get_frame_parameters(packed)
+    assert frame.window_size <= 1 << 20
+    assert frame.content_size == len(lines) and frame.has_checksum
+    with open_segment(target) as reader:
+        assert reader.read() == lines
+    assert not segment.exists()
