@@ -432,7 +432,7 @@ def test_open_segment_picks_the_reader_by_suffix(tmp_path: Path) -> None:
     }
     for name, data in paths.items():
         (tmp_path / name).write_bytes(data)
-    kinds = {}
+    kinds: dict[str, type] = {}
     for name in paths:
         with open_segment(tmp_path / name) as file:
             kinds[name] = type(file)

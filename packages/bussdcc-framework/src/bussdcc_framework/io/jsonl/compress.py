@@ -59,7 +59,7 @@ import os
 import zlib
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, Self
 
 # zstandard (about 1.5 MB resident) is imported at the first .zst segment written or read:
 # a program that only writes plain segments, or only reads gzip ones, never pays for it.
@@ -257,15 +257,15 @@ def open_segment(path: Path) -> SegmentFile:
     return PlainLineFile(path)
 
 
-class PlainLineFile:
-    """A plain segment opened for reading; its `damage` is always None (a torn last line is
-    the line reader's business, not the file's)."""
+class _SegmentReader:
+    """An open segment file: what every reader shares (opening, closing, `damage`)."""
 
     def __init__(self, path: Path) -> None:
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close() / the with block
         self.damage: str | None = None
+        """None, or why the data ended early (cut short, or corrupt at some offset)."""
 
-    def __enter__(self) -> PlainLineFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -273,6 +273,11 @@ class PlainLineFile:
 
     def close(self) -> None:
         self._file.close()
+
+
+class PlainLineFile(_SegmentReader):
+    """A plain segment opened for reading; its `damage` is always None (a torn last line is
+    the line reader's business, not the file's)."""
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes (all that are left for a negative ``size``)."""
@@ -289,7 +294,7 @@ class _Decompressor(Protocol):
     def flush(self, length: int = ..., /) -> bytes: ...
 
 
-class _FramedLineFile:
+class _FramedLineFile(_SegmentReader):
     """A compressed segment of concatenated frames (gzip members, zstd frames) opened for
     reading: ``read(n)`` gives decompressed bytes.
 
@@ -302,25 +307,14 @@ class _FramedLineFile:
     _errors: tuple[type[Exception], ...] = ()
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close() / the with block
+        super().__init__(path)
         self._decoder = self._new_decoder()
         self._buffer = b""
         self._done = False
         self._started = False  # some input went into the current frame
-        self.damage: str | None = None
-        """None, or why the data ended early (cut short, or corrupt at some offset)."""
 
     def _new_decoder(self) -> _Decompressor:
         raise NotImplementedError
-
-    def __enter__(self) -> _FramedLineFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._file.close()
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` decompressed bytes (all that are left for a negative ``size``);
@@ -372,9 +366,6 @@ class GzipLineFile(_FramedLineFile):
     def _new_decoder(self) -> _Decompressor:
         return zlib.decompressobj(_GZIP_WBITS)
 
-    def __enter__(self) -> GzipLineFile:
-        return self
-
 
 class ZstdLineFile(_FramedLineFile):
     """A ``.jsonl.zst`` segment opened for reading: ``read(n)`` gives decompressed bytes.
@@ -394,6 +385,3 @@ class ZstdLineFile(_FramedLineFile):
 
     def _new_decoder(self) -> _Decompressor:
         return self._decompressor.decompressobj()
-
-    def __enter__(self) -> ZstdLineFile:
-        return self
