@@ -49,6 +49,22 @@ def memory_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [row for row in rows if row[1] == "memory.percent"]
 
 
+def ingested_both_ways(
+    tmp_path: Path, events: list[Event[Any]]
+) -> tuple[RollupBuilder, RollupBuilder]:
+    """``events`` rolled up one `ingest` at a time into ``one.sqlite3`` and by one
+    `ingest_events` call into ``many.sqlite3``; both builders closed, with their stores."""
+    single = RollupBuilder(RollupStore.create(tmp_path / "one.sqlite3"))
+    for evt in events:
+        single.ingest(evt.time.timestamp(), evt.payload)
+    bulk = RollupBuilder(RollupStore.create(tmp_path / "many.sqlite3"))
+    assert bulk.ingest_events(events) == len(events)
+    assert single.close() and bulk.close()
+    single.store.close()
+    bulk.store.close()
+    return single, bulk
+
+
 def test_every_tier_holds_exact_min_sum_max_and_count(tmp_path: Path) -> None:
     rows = build(
         tmp_path / "r.sqlite3",
@@ -248,17 +264,9 @@ def test_ingest_events_gives_the_rows_of_ingest_per_event(tmp_path: Path, teleme
             )
         )
     ]
-    one, many = tmp_path / "one.sqlite3", tmp_path / "many.sqlite3"
-    single = RollupBuilder(RollupStore.create(one))
-    for evt in events:
-        single.ingest(evt.time.timestamp(), evt.payload)
-    bulk = RollupBuilder(RollupStore.create(many))
-    assert bulk.ingest_events(events) == len(events)
-    assert single.close() and bulk.close()
-    single.store.close()
-    bulk.store.close()
+    single, bulk = ingested_both_ways(tmp_path, events)
     assert bulk.ingested == single.ingested == len(events)
-    assert dump(one) == dump(many)
+    assert dump(tmp_path / "one.sqlite3") == dump(tmp_path / "many.sqlite3")
     with pytest.raises(TypeError, match="events item 0"):
         RollupBuilder(RollupStore.create(tmp_path / "bad.sqlite3")).ingest_events(["x"])
 
@@ -285,16 +293,9 @@ def test_ingest_events_puts_times_at_bucket_edges_where_ingest_does(
         timedelta(seconds=60),
     ]
     events = [Event(base + off, mem(10.0 + i), i) for i, off in enumerate(offsets)]
-    one, many = tmp_path / "one.sqlite3", tmp_path / "many.sqlite3"
-    single = RollupBuilder(RollupStore.create(one))
-    for evt in events:
-        single.ingest(evt.time.timestamp(), evt.payload)
-    bulk = RollupBuilder(RollupStore.create(many))
-    assert bulk.ingest_events(events) == len(events)
-    assert single.close() and bulk.close()
-    single.store.close()
-    bulk.store.close()
-    assert dump(one) == dump(many)
+    ingested_both_ways(tmp_path, events)
+    many = tmp_path / "many.sqlite3"
+    assert dump(tmp_path / "one.sqlite3") == dump(many)
     tens = [row for row in memory_rows(dump(many)) if row[0] == "10s"]
     assert sum(row[6] for row in tens) == len(events)
     if year == 2026:
