@@ -17,16 +17,21 @@ from bussdcc_system_health.fleet.fleet import PROJECTION_IDLE, FleetProcess, Nod
 from bussdcc_system_health.fleet.projection import NodeProjection
 from bussdcc_system_health.message import (
     CpuUsageUpdated,
+    DiskIo,
+    DiskIoUpdated,
     DiskUsageUpdated,
     Filesystem,
     InterfaceThroughput,
     LoadAverageUpdated,
     MemoryUsageUpdated,
     NetworkUsageUpdated,
+    StorageWear,
+    StorageWearUpdated,
     TemperatureSensor,
     TemperatureUpdated,
     ThrottleFlags,
     ThrottlingUpdated,
+    WearEstimate,
 )
 from bussdcc_system_health.processes import (
     CPU_HISTORY,
@@ -141,6 +146,25 @@ def test_health_is_judged_by_the_hubs_thresholds_and_rows_sort_worst_first(rig: 
     assert rig.fleet.row("calm")["status"] == "ok"  # type: ignore[index]
     rig.rt.emit(NodeSilent(node="calm", last_seen=START))
     assert [r["node"] for r in rig.fleet.rows()] == ["busy", "calm", "gone"]
+
+
+def test_the_hub_judges_flash_wear_and_a_sustained_busy_disk_as_the_node_does(rig: Rig) -> None:
+    worn = WearEstimate(0x02, 10, 20)
+    rig.tick("worn", 0)
+    rig.send(
+        "worn", StorageWearUpdated(True, (StorageWear("mmcblk0", worn, worn, "urgent", 3),)), START
+    )
+    busy_disk = DiskIoUpdated(2.0, 0.0, 1e6, (DiskIo("sda", 0.0, 1e6, 0.0, 10.0, 99.0, 0, 0),))
+    rig.tick("copying", 0)
+    for t in range(2, 300, 2):  # 99 % busy from 0 s to 298 s: not yet sustained
+        rig.send("copying", busy_disk, START + timedelta(seconds=t))
+    assert rig.fleet.row("copying")["status"] == "ok"  # type: ignore[index]
+    rig.send("copying", busy_disk, START + timedelta(seconds=300))
+    rows = {r["node"]: r for r in rig.fleet.rows()}
+    assert rows["worn"]["status"] == "critical"
+    assert rows["worn"]["reasons"] == ["mmcblk0 reserved blocks 90% used (pre-EOL urgent)"]
+    assert rows["copying"]["status"] == "critical"
+    assert rows["copying"]["reasons"] == ["disk sda busy 99.0% (critical at 98% sustained 300 s)"]
 
 
 def test_changes_are_taken_once_and_the_order_only_when_it_changed(rig: Rig) -> None:

@@ -52,6 +52,7 @@ from ..telemetry.health import (
     HealthThresholds,
     LatestTelemetry,
     evaluate_health,
+    with_reading,
 )
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from .projection import NodeProjection
@@ -77,16 +78,6 @@ PROJECTION_IDLE = 30.0
 
 STATUS_RANK = {"critical": 0, "offline": 1, "warning": 2, "unknown": 3, "ok": 4}
 """Worst first: a critical node needs someone now, an offline one may be down or cut off."""
-
-# message type -> the LatestTelemetry field it fills (what health is judged from)
-_HEALTH_FIELDS: dict[type[Message], str] = {
-    CpuUsageUpdated: "cpu",
-    MemoryUsageUpdated: "memory",
-    DiskUsageUpdated: "disk",
-    LoadAverageUpdated: "load",
-    TemperatureUpdated: "temperature",
-    ThrottlingUpdated: "throttling",
-}
 
 
 @dataclass(slots=True, frozen=True)
@@ -189,7 +180,7 @@ class _Node:
         self.row = row
         self.latest: dict[type[Message], Event[Message]] = {}
         """The latest event of each kind, in arrival order (re-inserted on arrival)."""
-        self.telemetry: dict[str, Message] = {}
+        self.telemetry = LatestTelemetry()
         self.assessment: HealthAssessment | None = None
         self.stale = False
         """Whether telemetry arrived since health was last judged."""
@@ -406,11 +397,15 @@ class FleetProcess(Process):
             latest = entry.latest
             latest.pop(cls, None)  # re-inserted last: the dict keeps arrival order
             latest[cls] = remote_evt
-            field_name = _HEALTH_FIELDS.get(cls)
-            if field_name is not None:
-                entry.telemetry[field_name] = payload
+            telemetry = with_reading(
+                entry.telemetry, payload, remote_evt.time.timestamp(), self.thresholds
+            )
+            if telemetry is not None:
+                entry.telemetry = telemetry
                 entry.stale = True
-                _SUMMARISE[cls](row, payload)
+                summarise = _SUMMARISE.get(cls)
+                if summarise is not None:
+                    summarise(row, payload)
                 if cls is CpuUsageUpdated:
                     if row._cpu_time is not None:
                         gap = (remote_evt.time - row._cpu_time).total_seconds()
@@ -435,7 +430,7 @@ class FleetProcess(Process):
         if not entry.stale:
             return
         entry.stale = False
-        assessment = evaluate_health(LatestTelemetry(**entry.telemetry), self.thresholds)  # type: ignore[arg-type]
+        assessment = evaluate_health(entry.telemetry, self.thresholds)
         entry.assessment = assessment
         row = entry.row
         if row.health != assessment.status:
@@ -514,5 +509,5 @@ _SUMMARISE: dict[type[Message], Callable[[NodeRow, Any], None]] = {
     TemperatureUpdated: _summarise_temperature,
     ThrottlingUpdated: _summarise_throttling,
 }
-"""What each health message sets in a row (one per `_HEALTH_FIELDS` class: found by exact
+"""What a health message sets in a row, if anything (found by exact
 class, one lookup per event rather than a chain of isinstance tests)."""

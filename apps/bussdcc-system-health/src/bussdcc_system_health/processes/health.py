@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Literal
 
 from bussdcc.component import Process
@@ -19,23 +18,16 @@ from bussdcc.message import (
 from bussdcc_framework.message import SinkError, SinkRecovered
 
 from ..message import (
-    CpuUsageUpdated,
-    DiskIoUpdated,
-    DiskUsageUpdated,
     HealthChanged,
     HealthStatus,
-    LoadAverageUpdated,
-    MemoryUsageUpdated,
-    StorageWearUpdated,
-    TemperatureUpdated,
-    ThrottlingUpdated,
 )
 from ..telemetry.health import (
+    TELEMETRY_MESSAGES,
     HealthAssessment,
     HealthThresholds,
     LatestTelemetry,
     evaluate_health,
-    extend_busy_streaks,
+    with_reading,
 )
 
 __all__ = ["HEALTH_STATE", "HISTORY_SINK", "HealthProcess"]
@@ -54,17 +46,6 @@ _FAULT_MESSAGES: tuple[type[Message], ...] = (
     RuntimeBooting,
     RuntimeShuttingDown,
 )
-
-# message type -> the LatestTelemetry field it fills
-_FIELDS: dict[type[Message], str] = {
-    CpuUsageUpdated: "cpu",
-    MemoryUsageUpdated: "memory",
-    DiskUsageUpdated: "disk",
-    LoadAverageUpdated: "load",
-    TemperatureUpdated: "temperature",
-    ThrottlingUpdated: "throttling",
-    StorageWearUpdated: "wear",
-}
 
 
 class HealthProcess(Process):
@@ -96,7 +77,7 @@ class HealthProcess(Process):
     """
 
     name = "health"
-    subscriptions = (*_FIELDS, DiskIoUpdated, *_FAULT_MESSAGES)
+    subscriptions = (*TELEMETRY_MESSAGES, *_FAULT_MESSAGES)
 
     def __init__(
         self, thresholds: HealthThresholds | None = None, *, history_sink: str | None = HISTORY_SINK
@@ -130,20 +111,11 @@ class HealthProcess(Process):
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         payload = evt.payload
-        if isinstance(payload, DiskIoUpdated):
-            streaks = extend_busy_streaks(
-                self._latest.disk_busy,
-                payload,
-                evt.time.timestamp(),
-                self.thresholds.disk_busy_percent,
-            )
-            self._latest = dataclasses.replace(self._latest, disk_busy=streaks)
-        else:
-            field = _FIELDS.get(type(payload))
-            if field is not None:
-                self._latest = dataclasses.replace(self._latest, **{field: payload})
-            elif not self._note_fault(payload):
-                return
+        latest = with_reading(self._latest, payload, evt.time.timestamp(), self.thresholds)
+        if latest is not None:
+            self._latest = latest
+        elif not self._note_fault(payload):
+            return
         faults = list(self._service_faults.values())
         if self._history_fault is not None:
             faults.append(("warning", f"history is not being recorded ({self._history_fault})"))

@@ -18,8 +18,12 @@ range; "exceeded" counts as 100 %).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from bussdcc.message import Message
 
 from ..message import (
     CpuUsageUpdated,
@@ -36,6 +40,7 @@ from ..validation import non_negative, number
 from .throttling import active_conditions
 
 __all__ = [
+    "TELEMETRY_MESSAGES",
     "BusyStreak",
     "HealthAssessment",
     "HealthThresholds",
@@ -45,6 +50,7 @@ __all__ = [
     "extend_busy_streak",
     "extend_busy_streaks",
     "sustained_level",
+    "with_reading",
     "worst",
 ]
 
@@ -123,6 +129,41 @@ class LatestTelemetry:
     disk_busy: Mapping[str, BusyStreak] = field(default_factory=dict)
     """Each block device's busy streak (see `extend_busy_streaks`)."""
     wear: StorageWearUpdated | None = None
+
+
+_FIELDS: dict[type[Message], str] = {
+    CpuUsageUpdated: "cpu",
+    MemoryUsageUpdated: "memory",
+    DiskUsageUpdated: "disk",
+    LoadAverageUpdated: "load",
+    TemperatureUpdated: "temperature",
+    ThrottlingUpdated: "throttling",
+    StorageWearUpdated: "wear",
+}
+"""The `LatestTelemetry` field each telemetry message fills (found by exact class)."""
+
+TELEMETRY_MESSAGES: tuple[type[Message], ...] = (*_FIELDS, DiskIoUpdated)
+"""Every message `with_reading` takes into account: what health is judged from."""
+
+
+def with_reading(
+    latest: LatestTelemetry, payload: Message, end: float, thresholds: HealthThresholds
+) -> LatestTelemetry | None:
+    """``latest`` with the reading ``payload`` taken in, or None if it is not one of the
+    `TELEMETRY_MESSAGES`. ``end`` is when the reading was taken (POSIX seconds: the event's
+    time), which a `DiskIoUpdated` extends the disks' busy streaks to.
+
+    The one way a host's `HealthProcess` and the fleet hub's view of each node keep what
+    health is judged from, so both judge a node alike.
+    """
+    if isinstance(payload, DiskIoUpdated):
+        streaks = extend_busy_streaks(latest.disk_busy, payload, end, thresholds.disk_busy_percent)
+        return dataclasses.replace(latest, disk_busy=streaks)
+    name = _FIELDS.get(type(payload))
+    if name is None:
+        return None
+    reading: dict[str, Any] = {name: payload}
+    return dataclasses.replace(latest, **reading)
 
 
 @dataclass(slots=True, frozen=True)
