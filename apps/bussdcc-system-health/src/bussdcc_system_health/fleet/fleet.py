@@ -52,7 +52,7 @@ from ..telemetry.health import (
     HealthThresholds,
     LatestTelemetry,
     evaluate_health,
-    with_reading,
+    take_reading,
 )
 from ..telemetry.history import DEFAULT_HISTORY_LIMIT
 from .projection import NodeProjection
@@ -180,7 +180,8 @@ class _Node:
         self.row = row
         self.latest: dict[type[Message], Event[Message]] = {}
         """The latest event of each kind, in arrival order (re-inserted on arrival)."""
-        self.telemetry = LatestTelemetry()
+        self.telemetry: dict[str, Any] = {}
+        """What health is judged from: `LatestTelemetry`'s fields (see `take_reading`)."""
         self.assessment: HealthAssessment | None = None
         self.stale = False
         """Whether telemetry arrived since health was last judged."""
@@ -397,11 +398,7 @@ class FleetProcess(Process):
             latest = entry.latest
             latest.pop(cls, None)  # re-inserted last: the dict keeps arrival order
             latest[cls] = remote_evt
-            telemetry = with_reading(
-                entry.telemetry, payload, remote_evt.time.timestamp(), self.thresholds
-            )
-            if telemetry is not None:
-                entry.telemetry = telemetry
+            if take_reading(entry.telemetry, payload, remote_evt.time.timestamp(), self.thresholds):
                 entry.stale = True
                 summarise = _SUMMARISE.get(cls)
                 if summarise is not None:
@@ -430,7 +427,7 @@ class FleetProcess(Process):
         if not entry.stale:
             return
         entry.stale = False
-        assessment = evaluate_health(entry.telemetry, self.thresholds)
+        assessment = evaluate_health(LatestTelemetry(**entry.telemetry), self.thresholds)
         entry.assessment = assessment
         row = entry.row
         if row.health != assessment.status:

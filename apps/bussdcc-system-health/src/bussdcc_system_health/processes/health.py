@@ -27,7 +27,7 @@ from ..telemetry.health import (
     HealthThresholds,
     LatestTelemetry,
     evaluate_health,
-    with_reading,
+    take_reading,
 )
 
 __all__ = ["HEALTH_STATE", "HISTORY_SINK", "HealthProcess"]
@@ -93,7 +93,8 @@ class HealthProcess(Process):
         self._reset()
 
     def _reset(self) -> None:
-        self._latest = LatestTelemetry()
+        self._readings: dict[str, Any] = {}
+        """What health is judged from: `LatestTelemetry`'s fields (see `take_reading`)."""
         self._history_fault: str | None = None
         self._service_faults: dict[str, tuple[HealthStatus, str]] = {}
         self._shutting_down = False
@@ -111,15 +112,16 @@ class HealthProcess(Process):
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         payload = evt.payload
-        latest = with_reading(self._latest, payload, evt.time.timestamp(), self.thresholds)
-        if latest is not None:
-            self._latest = latest
-        elif not self._note_fault(payload):
+        if not take_reading(
+            self._readings, payload, evt.time.timestamp(), self.thresholds
+        ) and not self._note_fault(payload):
             return
         faults = list(self._service_faults.values())
         if self._history_fault is not None:
             faults.append(("warning", f"history is not being recorded ({self._history_fault})"))
-        assessment = evaluate_health(self._latest, self.thresholds, faults=faults)
+        assessment = evaluate_health(
+            LatestTelemetry(**self._readings), self.thresholds, faults=faults
+        )
         if assessment == self._assessment:
             return
         self._assessment = assessment

@@ -18,7 +18,6 @@ range; "exceeded" counts as 100 %).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +49,7 @@ __all__ = [
     "extend_busy_streak",
     "extend_busy_streaks",
     "sustained_level",
-    "with_reading",
+    "take_reading",
     "worst",
 ]
 
@@ -143,27 +142,32 @@ _FIELDS: dict[type[Message], str] = {
 """The `LatestTelemetry` field each telemetry message fills (found by exact class)."""
 
 TELEMETRY_MESSAGES: tuple[type[Message], ...] = (*_FIELDS, DiskIoUpdated)
-"""Every message `with_reading` takes into account: what health is judged from."""
+"""Every message `take_reading` takes into account: what health is judged from."""
 
 
-def with_reading(
-    latest: LatestTelemetry, payload: Message, end: float, thresholds: HealthThresholds
-) -> LatestTelemetry | None:
-    """``latest`` with the reading ``payload`` taken in, or None if it is not one of the
-    `TELEMETRY_MESSAGES`. ``end`` is when the reading was taken (POSIX seconds: the event's
-    time), which a `DiskIoUpdated` extends the disks' busy streaks to.
+def take_reading(
+    readings: dict[str, Any], payload: Message, end: float, thresholds: HealthThresholds
+) -> bool:
+    """Put the reading ``payload`` into ``readings`` (`LatestTelemetry`'s fields by name, so
+    ``LatestTelemetry(**readings)`` is what health is judged from); False, leaving it as it
+    was, if ``payload`` is not one of the `TELEMETRY_MESSAGES`. ``end`` is when the reading
+    was taken (POSIX seconds: the event's time), which a `DiskIoUpdated` extends the disks'
+    busy streaks to.
 
     The one way a host's `HealthProcess` and the fleet hub's view of each node keep what
-    health is judged from, so both judge a node alike.
+    health is judged from, so both judge a node alike. A dict rather than a new
+    `LatestTelemetry` per reading: the hub takes hundreds of readings a second.
     """
     if isinstance(payload, DiskIoUpdated):
-        streaks = extend_busy_streaks(latest.disk_busy, payload, end, thresholds.disk_busy_percent)
-        return dataclasses.replace(latest, disk_busy=streaks)
+        readings["disk_busy"] = extend_busy_streaks(
+            readings.get("disk_busy", {}), payload, end, thresholds.disk_busy_percent
+        )
+        return True
     name = _FIELDS.get(type(payload))
     if name is None:
-        return None
-    reading: dict[str, Any] = {name: payload}
-    return dataclasses.replace(latest, **reading)
+        return False
+    readings[name] = payload
+    return True
 
 
 @dataclass(slots=True, frozen=True)
