@@ -102,6 +102,30 @@ def test_load_per_core_and_process_count() -> None:
     assert msg == LoadAverageUpdated(2.0, 1.0, 0.5, 4, 0.5, 0.25, 0.125, processes=213)
 
 
+def test_processes_are_counted_only_for_a_reported_load_sample() -> None:
+    load = (2.0, 1.0, 0.5)
+    counts = iter(range(100, 200))
+    listings: list[int] = []
+
+    def processes() -> int:
+        listings.append(next(counts))
+        return listings[-1]
+
+    collector = LoadCollector(
+        read_load=lambda: load, read_cores=lambda: 4, read_processes=processes
+    )
+    first = collector.collect(0.0)
+    assert first is not None and first.processes == 100
+    assert [collector.collect(float(t)) for t in range(1, 5)] == [None] * 4
+    assert listings == [100]  # unchanged averages: /proc is not listed
+    load = (2.5, 1.1, 0.5)
+    changed = collector.collect(5.0)
+    assert changed is not None and (changed.load1, changed.processes) == (2.5, 101)
+    repeated = collector.collect(65.0)  # a minute on: repeated, with a fresh count
+    assert repeated is not None and repeated.processes == 102
+    assert listings == [100, 101, 102]
+
+
 # --- disks ------------------------------------------------------------------------------------
 
 

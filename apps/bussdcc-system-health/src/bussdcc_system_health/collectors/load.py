@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -73,16 +74,17 @@ class LoadCollector:
         # /proc/loadavg, and anyone reading them, shows two decimals.
         load1, load5, load15 = (round(float(x), 2) for x in self._read_load())
         cores = max(1, int(self._read_cores()))
-        return self._news(
-            now,
-            LoadAverageUpdated(
-                load1=load1,
-                load5=load5,
-                load15=load15,
-                cores=cores,
-                load1_per_core=round(load1 / cores, 3),
-                load5_per_core=round(load5 / cores, 3),
-                load15_per_core=round(load15 / cores, 3),
-                processes=int(self._read_processes()),
-            ),
+        reading = LoadAverageUpdated(
+            load1=load1,
+            load5=load5,
+            load15=load15,
+            cores=cores,
+            load1_per_core=round(load1 / cores, 3),
+            load5_per_core=round(load5 / cores, 3),
+            load15_per_core=round(load15 / cores, 3),
         )
+        if self._news(now, reading) is None:
+            return None
+        # Counted only for a sample that is reported (about one in five): listing /proc is
+        # most of this collector's cost, and the count alone is no news.
+        return dataclasses.replace(reading, processes=int(self._read_processes()))
