@@ -89,15 +89,36 @@ def _may_hold_event(hint: Any, seen: set[type]) -> bool:
     return True  # a string annotation or a form we do not know
 
 
-def with_records(value: Any) -> Any:
-    """``value`` with every nested `Event` replaced by its `Record` (slow path, rare).
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
-    Dataclasses become dicts and list/tuple/set/frozenset become lists on the way down (what
-    msgspec would write for them anyway); everything else is left for the encoder.
+_walk_class: dict[type, bool] = {}
+"""Per dataclass: whether an instance may hold an `Event` (`_may_hold_event`), memoised."""
+
+
+def with_records(value: Any) -> Any:
+    """``value`` with every nested `Event` replaced by its `Record`.
+
+    Containers that may hold an event are rebuilt on the way down: dataclasses as dicts,
+    list/tuple/set/frozenset as lists (what msgspec would write for them anyway). A
+    dataclass whose fields cannot hold an event (by their annotations, as `record_of`
+    decides for payloads) and every other value are left for the encoder as they are, so
+    plain data costs one type check per value.
     """
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is list or cls is dict:
+        if cls is list:
+            return [with_records(item) for item in value]
+        return {key: with_records(item) for key, item in value.items()}
     if isinstance(value, Event):
         return record_of(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        walk = _walk_class.get(cls)
+        if walk is None:
+            walk = _walk_class[cls] = _may_hold_event(cls, set())
+        if not walk:
+            return value
         return {f.name: with_records(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple | set | frozenset):
         return [with_records(item) for item in value]
