@@ -113,6 +113,35 @@ def test_values_become_plain_data() -> None:
     }
 
 
+@dataclass(slots=True, frozen=True)
+class Reading:
+    """Annotations that cannot hold an event: written by msgspec as it is."""
+
+    points: tuple[Point, ...]
+    tags: frozenset[str]
+    level: Level
+    ratio: float
+
+
+def test_a_dataclass_that_cannot_hold_an_event_is_written_like_the_dict_of_its_fields() -> None:
+    value = Reading((Point(1, T0), Point(2, T0)), frozenset({"a"}), Level.HIGH, math.nan)
+    expected = {
+        "points": [
+            {"x": 1, "at": "2026-03-09T12:00:01.250000Z"},
+            {"x": 2, "at": "2026-03-09T12:00:01.250000Z"},
+        ],
+        "tags": ["a"],
+        "level": 2,
+        "ratio": None,
+    }
+    assert to_plain(value) == expected
+    # Once the class's verdict is memoised, and inside containers that are walked.
+    assert to_plain([value, {"r": value}]) == [expected, {"r": expected}]
+    # An event anywhere around it is still a record.
+    evt = Event(T0, Note("wrapped", value), 9)
+    assert to_plain({"evt": evt})["evt"]["data"] == {"text": "wrapped", "value": expected}
+
+
 def test_an_event_is_its_wire_record_wherever_it_is() -> None:
     evt = Event(T0, Note("hello", {"n": 1}), 4)
     record = json.loads(encode_event(evt))
