@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace as NS
 from typing import Any, TypeVar
 
+import psutil
 import pytest
 
 from bussdcc.message import Message
@@ -26,6 +27,7 @@ from bussdcc_system_health.collectors import (
     ThrottlingCollector,
     default_collectors,
 )
+from bussdcc_system_health.collectors.memory import SwapUsage, parse_swap, read_swap
 from bussdcc_system_health.message import (
     CoreUsage,
     CpuUsageUpdated,
@@ -93,6 +95,32 @@ def test_memory_and_swap() -> None:
     swap = NS(total=100, used=25, percent=25.0)
     msg = MemoryCollector(read_memory=lambda: mem, read_swap=lambda: swap).collect(0.0)
     assert msg == MemoryUsageUpdated(4000, 1000, 2800, 75.0, 100, 25, 25.0)
+
+
+MEMINFO_WITH_SWAP = b"""MemTotal:        3884428 kB
+MemFree:          187220 kB
+MemAvailable:    2533404 kB
+SwapCached:         2048 kB
+SwapTotal:        102396 kB
+SwapFree:          76796 kB
+Zswap:                 0 kB
+"""
+
+
+def test_swap_is_read_from_meminfo_as_psutil_reports_it() -> None:
+    assert parse_swap(MEMINFO_WITH_SWAP) == SwapUsage(102396 * 1024, 25600 * 1024, 25.0)
+    no_swap = b"MemTotal: 3884428 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n"
+    assert parse_swap(no_swap) == SwapUsage(0, 0, 0.0)
+    assert parse_swap(b"MemTotal: 3884428 kB\n") is None
+
+
+def test_swap_from_this_machine_agrees_with_psutil(tmp_path: Path) -> None:
+    ours, theirs = read_swap(), psutil.swap_memory()
+    assert ours.total == theirs.total
+    assert abs(ours.used - theirs.used) <= max(theirs.total // 100, 1 << 20)
+    # Without a readable /proc/meminfo (not Linux), psutil's reading is used.
+    fallback = read_swap(tmp_path / "absent")
+    assert isinstance(fallback, type(theirs)) and fallback.total == theirs.total
 
 
 def test_load_per_core_and_process_count() -> None:
