@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bussdcc_system_health.cli import main
+from bussdcc_system_health.notify import read_notify_file
 from bussdcc_system_health.service_unit import (
     app_arguments,
     default_data_dir,
@@ -260,6 +262,62 @@ def test_install_writes_the_unit_then_reloads_and_enables_it(
         "--user enable --now bussdcc-system-health.service",
     ]
     assert "installed" in capsys.readouterr().err
+
+
+def test_notify_urls_go_to_a_private_file_not_into_the_unit(
+    systemctl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    units, data = tmp_path / "units", tmp_path / "data"
+    secret = "json://127.0.0.1:9/hook?token=s3cret"
+    install = ["service", "install", "--user", "--unit-dir", str(units), "--data-dir", str(data)]
+    urls = ["--notify", secret, "--notify=json://127.0.0.1:9/second"]
+
+    assert main([*install, "--dry-run", *urls]) == 0
+    printed = capsys.readouterr().out
+    assert "s3cret" not in printed and "/second" not in printed
+    assert f"# and {data / 'notify-urls'} (mode 0600): 2 notification URL(s)" in printed
+    assert not data.exists()
+
+    assert main([*install, *urls, "--port", "9000"]) == 0
+    unit = (units / "bussdcc-system-health.service").read_text()
+    assert "s3cret" not in unit and "json://" not in unit
+    assert (
+        f"ExecStart={sys.executable} -m bussdcc_system_health --port 9000 "
+        f"--notify-file {data / 'notify-urls'} --quiet --data-dir {data}"
+    ) in unit.splitlines()
+    written = data / "notify-urls"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert read_notify_file(written) == (secret, "json://127.0.0.1:9/second")
+    # Installing again keeps the file private even if someone loosened it meanwhile.
+    written.chmod(0o644)
+    assert main([*install, "--notify", secret]) == 0
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert read_notify_file(written) == (secret,)
+
+
+def test_the_app_reads_notify_urls_from_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = tmp_path / "urls"
+    urls.write_text("# alerts\n\n  bogus://secret-token  \n")
+    assert read_notify_file(urls) == ("bogus://secret-token",)
+    # The file's URLs reach Apprise like --notify's: this one is refused, and not echoed.
+    assert main(["--no-record", "--quiet", "--port", "0", "--notify-file", str(urls)]) == 1
+    err = capsys.readouterr().err
+    assert "bogus://..." in err and "secret-token" not in err
+    urls.write_text("# nothing but a comment\n")
+    assert main(["--no-record", "--quiet", "--notify-file", str(urls)]) == 1
+    assert f"notification URL file {urls} holds no URL" in capsys.readouterr().err
+    missing = tmp_path / "absent"
+    assert main(["--no-record", "--quiet", "--notify-file", str(missing)]) == 1
+    assert f"cannot read --notify-file {missing}: No such file or directory" in (
+        capsys.readouterr().err
+    )
+    units = tmp_path / "units"
+    assert (
+        main(["service", "install", "--unit-dir", str(units), "--notify-file", str(missing)]) == 1
+    )
+    assert not units.exists()
 
 
 def test_install_dry_run_prints_the_unit_and_changes_nothing(

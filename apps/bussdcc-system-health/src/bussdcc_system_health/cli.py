@@ -193,6 +193,15 @@ def _parser(*, allow_abbrev: bool = True) -> argparse.ArgumentParser:
         "needs the [notify] extra",
     )
     parser.add_argument(
+        "--notify-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="read more Apprise URLs from this file, one per line (# starts a comment): "
+        "unlike --notify, they do not show in the process list; repeatable",
+    )
+    parser.add_argument(
         "--notify-after",
         type=_seconds,
         default=DEFAULT_NOTIFY_AFTER,
@@ -540,6 +549,10 @@ def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
         access = _access(args)
     except (OSError, ValueError) as exc:
         return _fail(f"cannot use the dashboard token: {exc}")
+    try:
+        notify = _notify_urls(args)
+    except (OSError, ValueError) as exc:
+        return _fail(_notify_file_problem(exc))
     options = AppOptions(
         host=args.host,
         port=args.port,
@@ -548,7 +561,7 @@ def _run_live(args: argparse.Namespace, early: _EarlySignals) -> int:
         record=not args.no_record,
         quiet=_quiet(args),
         retention=args.retention,
-        notify=tuple(args.notify),
+        notify=notify,
         notify_after=args.notify_after,
         fleet=fleet,
         token=access.token,
@@ -693,8 +706,12 @@ def _service(args: argparse.Namespace) -> int:
     app_options = app.parse_args(args.app_args)
     if app_options.command is not None:
         return _fail("service install takes the app's options, not another command")
-    if app_options.notify:
-        AppriseSender(app_options.notify)  # NotifyUnavailable / ValueError: reported by main
+    try:
+        notify = _notify_urls(app_options)
+    except (OSError, ValueError) as exc:
+        return _fail(_notify_file_problem(exc))
+    if notify:
+        AppriseSender(notify)  # NotifyUnavailable / ValueError: reported by main
     plan = plan_service(
         args.app_args,
         user=args.user,
@@ -705,6 +722,9 @@ def _service(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"# {plan.unit_path}")
         print(plan.content, end="")
+        if plan.notify_file is not None:
+            count = len(plan.notify_urls)
+            print(f"# and {plan.notify_file} (mode 0600): {count} notification URL(s), not shown")
         return 0
     install_unit(plan)
     scope = "--user " if args.user else ""
@@ -719,6 +739,26 @@ def _service(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _notify_urls(args: argparse.Namespace) -> tuple[str, ...]:
+    """Every Apprise URL asked for: ``--notify`` ones, then each ``--notify-file``'s.
+
+    Raises:
+        OSError, ValueError: as `read_notify_file` does.
+    """
+    from .notify import read_notify_file
+
+    urls = list(args.notify)
+    for path in args.notify_file:
+        urls.extend(read_notify_file(path))
+    return tuple(urls)
+
+
+def _notify_file_problem(exc: OSError | ValueError) -> str:
+    if isinstance(exc, OSError):
+        return f"cannot read --notify-file {exc.filename}: {exc.strerror or exc}"
+    return str(exc)
 
 
 def _builtin_mime_types_only() -> None:

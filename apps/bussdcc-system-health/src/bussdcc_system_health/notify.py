@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from bussdcc.component import Service
@@ -31,6 +32,7 @@ __all__ = [
     "Notification",
     "NotificationSender",
     "NotifyUnavailable",
+    "read_notify_file",
     "render",
 ]
 
@@ -111,6 +113,32 @@ class HealthAlarm:
         self.announced = status
         kind: Literal["alert", "recovery"] = "alert" if direction == "up" else "recovery"
         return Notification(kind, status, tuple(reasons), lasted)
+
+
+def read_notify_file(path: Path) -> tuple[str, ...]:
+    """The Apprise URLs in the file ``path`` (``--notify-file``): one per line, surrounding
+    whitespace ignored, blank lines and lines starting with ``#`` skipped.
+
+    A command line is readable by every user of the machine (``ps``, ``systemctl cat``);
+    a file of mode 0600 keeps the secrets notification URLs carry (tokens, passwords) to
+    their owner. The URLs are only ever handed to Apprise.
+
+    Raises:
+        OSError: if the file cannot be read.
+        ValueError: if it is not UTF-8 text or holds no URL (naming the file, never a line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"notification URL file {path} is not UTF-8 text") from None
+    urls = tuple(
+        stripped
+        for line in text.splitlines()
+        if (stripped := line.strip()) and not stripped.startswith("#")
+    )
+    if not urls:
+        raise ValueError(f"notification URL file {path} holds no URL")
+    return urls
 
 
 def render(notification: Notification, host: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "app_arguments",
     "default_data_dir",
     "install_unit",
+    "moved_notify_urls",
     "plan_service",
     "service_status",
     "systemd_quote",
@@ -35,6 +36,8 @@ SERVICE_NAME = "bussdcc-system-health"
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 SYSTEM_DATA_DIR = Path("/var/lib") / SERVICE_NAME
 WATCHDOG_SEC = 30
+NOTIFY_FILE = "notify-urls"
+"""The file in the data directory that holds a unit's ``--notify`` URLs (mode 0600)."""
 
 Runner = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
 
@@ -124,6 +127,29 @@ def app_arguments(args: Sequence[str], data_dir: Path) -> list[str]:
     return [*out, "--data-dir", str(data_dir)]
 
 
+def moved_notify_urls(args: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
+    """``args`` without their ``--notify URL`` options, and those URLs in order.
+
+    A unit's command line is readable by every user of the machine (``ps``, ``systemctl
+    cat``), and notification URLs carry secrets (tokens, passwords): `plan_service` moves
+    them into `NOTIFY_FILE` and passes ``--notify-file`` instead. ``args`` must not use
+    abbreviated option names (the caller parses them without).
+    """
+    kept: list[str] = []
+    urls: list[str] = []
+    words = iter(args)
+    for word in words:
+        if word == "--notify":
+            url = next(words, None)
+            if url is not None:
+                urls.append(url)
+        elif word.startswith("--notify="):
+            urls.append(word.removeprefix("--notify="))
+        else:
+            kept.append(word)
+    return kept, tuple(urls)
+
+
 def unit_file(*, python: str, args: Sequence[str], data_dir: Path, user: bool) -> str:
     """The unit's text: run ``python -m bussdcc_system_health args`` as a notify service.
 
@@ -185,6 +211,13 @@ class ServicePlan:
     data_dir: Path
     content: str
     user: bool
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    """The ``--notify`` URLs, written to `notify_file` rather than into the unit."""
+
+    @property
+    def notify_file(self) -> Path | None:
+        """Where the unit reads its notification URLs from (None: it has none to move)."""
+        return self.data_dir / NOTIFY_FILE if self.notify_urls else None
 
     @property
     def unit_name(self) -> str:
@@ -204,8 +237,10 @@ def plan_service(
 ) -> ServicePlan:
     """The unit for ``args`` (the app's options, already validated), without touching disk.
 
-    ``data_dir`` is the ``--data-dir`` given (relative to ``cwd``), or None for the default
-    (`default_data_dir`). ``unit_dir`` overrides where the unit goes (tests, packaging).
+    ``--notify`` URLs are moved out of the command line into the plan's `notify_file` (see
+    `moved_notify_urls`). ``data_dir`` is the ``--data-dir`` given (relative to ``cwd``), or
+    None for the default (`default_data_dir`). ``unit_dir`` overrides where the unit goes
+    (tests, packaging).
     """
     environ = os.environ if environ is None else environ
     home = Path.home() if home is None else home
@@ -215,10 +250,15 @@ def plan_service(
     data_dir = Path(os.path.normpath(cwd / data_dir))
     if unit_dir is None:
         unit_dir = user_unit_dir(environ, home) if user else SYSTEM_UNIT_DIR
+    kept, urls = moved_notify_urls(args)
+    if urls:
+        kept += ["--notify-file", str(data_dir / NOTIFY_FILE)]
     content = unit_file(
-        python=python, args=app_arguments(args, data_dir), data_dir=data_dir, user=user
+        python=python, args=app_arguments(kept, data_dir), data_dir=data_dir, user=user
     )
-    return ServicePlan(Path(unit_dir) / f"{SERVICE_NAME}.service", data_dir, content, user)
+    return ServicePlan(
+        Path(unit_dir) / f"{SERVICE_NAME}.service", data_dir, content, user, notify_urls=urls
+    )
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
@@ -248,7 +288,8 @@ def _call(run: Runner, command: list[str], what: str, *, after: str) -> str:
 
 
 def install_unit(plan: ServicePlan, *, run: Runner = _run) -> None:
-    """Create the data directory, write the unit, then ``daemon-reload`` and ``enable --now``.
+    """Create the data directory, write the notification URLs (if any) to the plan's
+    `notify_file` with mode 0600 and the unit, then ``daemon-reload`` and ``enable --now``.
 
     Raises:
         ServiceCommandError: when the directory or file cannot be written, or systemctl is
@@ -256,6 +297,8 @@ def install_unit(plan: ServicePlan, *, run: Runner = _run) -> None:
     """
     try:
         plan.data_dir.mkdir(parents=True, exist_ok=True)
+        if plan.notify_file is not None:
+            _write_private(plan.notify_file, _notify_file_text(plan.notify_urls))
         plan.unit_path.parent.mkdir(parents=True, exist_ok=True)
         plan.unit_path.write_text(plan.content, encoding="utf-8")
     except PermissionError as exc:
@@ -268,6 +311,24 @@ def install_unit(plan: ServicePlan, *, run: Runner = _run) -> None:
     after = f"the unit file {plan.unit_path} is written but the service is not enabled"
     _call(run, _systemctl(plan.user, "daemon-reload"), "daemon-reload", after=after)
     _call(run, _systemctl(plan.user, "enable", "--now", plan.unit_name), "enable", after=after)
+
+
+def _notify_file_text(urls: Sequence[str]) -> str:
+    header = f"# Apprise URLs for {SERVICE_NAME} (--notify-file), one per line.\n"
+    return header + "".join(f"{url}\n" for url in urls)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only, also when it already exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            fd = -1
+            file.write(text)
+    finally:
+        if fd != -1:
+            os.close(fd)
 
 
 def uninstall_unit(unit_path: Path, *, user: bool, run: Runner = _run) -> bool:
