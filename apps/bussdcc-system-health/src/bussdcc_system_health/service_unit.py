@@ -114,17 +114,32 @@ def app_arguments(args: Sequence[str], data_dir: Path) -> list[str]:
     """
     if not data_dir.is_absolute():
         raise ValueError(f"data_dir must be absolute, got {data_dir}")
-    out: list[str] = []
-    words = iter(args)
-    for word in words:
-        if word == "--data-dir":
-            if next(words, None) is None:
-                raise ValueError("--data-dir needs a value")
-        elif not word.startswith("--data-dir="):
-            out.append(word)
+    out, _ = _take_option(args, "--data-dir")
     if "--quiet" not in out:
         out.append("--quiet")
     return [*out, "--data-dir", str(data_dir)]
+
+
+def _take_option(args: Sequence[str], option: str) -> tuple[list[str], list[str]]:
+    """``args`` without ``option VALUE`` and ``option=VALUE``, and those values in order.
+
+    Raises:
+        ValueError: if ``option`` ends ``args`` without its value.
+    """
+    kept: list[str] = []
+    values: list[str] = []
+    words = iter(args)
+    for word in words:
+        if word == option:
+            value = next(words, None)
+            if value is None:
+                raise ValueError(f"{option} needs a value")
+            values.append(value)
+        elif word.startswith(option + "="):
+            values.append(word.removeprefix(option + "="))
+        else:
+            kept.append(word)
+    return kept, values
 
 
 def moved_notify_urls(args: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
@@ -134,19 +149,11 @@ def moved_notify_urls(args: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
     cat``), and notification URLs carry secrets (tokens, passwords): `plan_service` moves
     them into `NOTIFY_FILE` and passes ``--notify-file`` instead. ``args`` must not use
     abbreviated option names (the caller parses them without).
+
+    Raises:
+        ValueError: if ``--notify`` ends ``args`` without its value.
     """
-    kept: list[str] = []
-    urls: list[str] = []
-    words = iter(args)
-    for word in words:
-        if word == "--notify":
-            url = next(words, None)
-            if url is not None:
-                urls.append(url)
-        elif word.startswith("--notify="):
-            urls.append(word.removeprefix("--notify="))
-        else:
-            kept.append(word)
+    kept, urls = _take_option(args, "--notify")
     return kept, tuple(urls)
 
 
