@@ -398,7 +398,7 @@ class FleetProcess(Process):
             latest = entry.latest
             latest.pop(cls, None)  # re-inserted last: the dict keeps arrival order
             latest[cls] = remote_evt
-            if take_reading(entry.telemetry, payload, remote_evt.time.timestamp(), self.thresholds):
+            if take_reading(entry.telemetry, payload, remote_evt.time, self.thresholds):
                 entry.stale = True
                 summarise = _SUMMARISE.get(cls)
                 if summarise is not None:

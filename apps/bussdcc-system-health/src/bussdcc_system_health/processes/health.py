@@ -112,9 +112,8 @@ class HealthProcess(Process):
 
     def handle_event(self, ctx: ContextProtocol, evt: Event[Any]) -> None:
         payload = evt.payload
-        if not take_reading(
-            self._readings, payload, evt.time.timestamp(), self.thresholds
-        ) and not self._note_fault(payload):
+        taken = take_reading(self._readings, payload, evt.time, self.thresholds)
+        if not taken and not self._note_fault(payload):
             return
         faults = list(self._service_faults.values())
         if self._history_fault is not None:

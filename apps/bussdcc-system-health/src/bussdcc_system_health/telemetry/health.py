@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bussdcc.message import Message
@@ -146,13 +147,12 @@ TELEMETRY_MESSAGES: tuple[type[Message], ...] = (*_FIELDS, DiskIoUpdated)
 
 
 def take_reading(
-    readings: dict[str, Any], payload: Message, end: float, thresholds: HealthThresholds
+    readings: dict[str, Any], payload: Message, at: datetime, thresholds: HealthThresholds
 ) -> bool:
     """Put the reading ``payload`` into ``readings`` (`LatestTelemetry`'s fields by name, so
     ``LatestTelemetry(**readings)`` is what health is judged from); False, leaving it as it
-    was, if ``payload`` is not one of the `TELEMETRY_MESSAGES`. ``end`` is when the reading
-    was taken (POSIX seconds: the event's time), which a `DiskIoUpdated` extends the disks'
-    busy streaks to.
+    was, if ``payload`` is not one of the `TELEMETRY_MESSAGES`. ``at`` is when the reading
+    was taken (the event's time), which a `DiskIoUpdated` extends the disks' busy streaks to.
 
     The one way a host's `HealthProcess` and the fleet hub's view of each node keep what
     health is judged from, so both judge a node alike. A dict rather than a new
@@ -160,7 +160,7 @@ def take_reading(
     """
     if isinstance(payload, DiskIoUpdated):
         readings["disk_busy"] = extend_busy_streaks(
-            readings.get("disk_busy", {}), payload, end, thresholds.disk_busy_percent
+            readings.get("disk_busy", {}), payload, at.timestamp(), thresholds.disk_busy_percent
         )
         return True
     name = _FIELDS.get(type(payload))
