@@ -107,9 +107,9 @@ def with_records(value: Any) -> Any:
     cls = type(value)
     if cls in _SCALARS:
         return value
-    if cls is list or cls is dict:
-        if cls is list:
-            return [with_records(item) for item in value]
+    if cls is list:
+        return [with_records(item) for item in value]
+    if cls is dict:
         return {key: with_records(item) for key, item in value.items()}
     if isinstance(value, Event):
         return record_of(value)
